@@ -1,0 +1,57 @@
+"""Orbax checkpoints of a run: `latest` to resume from, `best` (inference variables) to evaluate.
+
+`latest` holds the whole train state and the loop's bookkeeping (history, early-stopping counters),
+so a resumed run continues at the same step with the same optimizer state. `best` holds only what
+prediction needs: parameters and batch statistics of the epoch with the best validation score.
+Saves are asynchronous; `wait` before reading or exiting.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import jax
+import orbax.checkpoint as ocp
+
+
+class Checkpoints:
+
+    def __init__(self, directory: str | Path, *, read_only: bool = False):
+        directory = Path(directory).resolve()
+        options = ocp.CheckpointManagerOptions(max_to_keep=1, create=not read_only,
+                                               read_only=read_only)
+        self.latest = ocp.CheckpointManager(directory / "latest", options=options)
+        self.best = ocp.CheckpointManager(directory / "best", options=options)
+
+    def save_latest(self, step: int, state, meta: dict) -> None:
+        self.latest.save(step, args=ocp.args.Composite(
+            state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave(meta)), force=True)
+
+    def save_best(self, step: int, variables: dict, meta: dict) -> None:
+        self.best.save(step, args=ocp.args.Composite(
+            variables=ocp.args.StandardSave(variables), meta=ocp.args.JsonSave(meta)), force=True)
+
+    def restore_latest(self, template):
+        """(state, meta) of the latest checkpoint, shaped and sharded like `template`; None if none."""
+        return self._restore(self.latest, "state", template)
+
+    def restore_best(self, template):
+        """(variables, meta) of the best checkpoint; None if none."""
+        return self._restore(self.best, "variables", template)
+
+    def _restore(self, manager, name: str, template):
+        step = manager.latest_step()
+        if step is None:
+            return None
+        abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, template)
+        restored = manager.restore(step, args=ocp.args.Composite(
+            **{name: ocp.args.StandardRestore(abstract), "meta": ocp.args.JsonRestore()}))
+        return restored[name], restored["meta"]
+
+    def wait(self) -> None:
+        self.latest.wait_until_finished()
+        self.best.wait_until_finished()
+
+    def close(self) -> None:
+        self.latest.close()
+        self.best.close()

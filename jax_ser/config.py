@@ -1,0 +1,145 @@
+"""The config schema every experiment shares, and the checks run before any work.
+
+Config files in `configs/` start from `base_config()` and set what differs. The returned ConfigDict is
+locked, so a mistyped override (`--config.train.lerning_rate=...`) is refused by ml_collections
+before anything runs, and `validate` rejects values that are well-typed but meaningless.
+"""
+
+from __future__ import annotations
+
+import re
+
+import ml_collections
+
+SCHEDULES = ("constant", "warmup_cosine", "exponential")
+SPLIT_FORMS = r"fold:\d+|loso:.+|session:\d+|random|final"
+
+
+class ConfigError(ValueError):
+    """A config value that cannot run; the message names the key."""
+
+
+def base_config(model: dict) -> ml_collections.ConfigDict:
+    """The shared schema; `model` holds `name` (a file in jax_ser/models) and the Model's fields."""
+    c = ml_collections.ConfigDict()
+    c.seed = 0
+
+    c.data = ml_collections.ConfigDict()
+    c.data.corpus = "synthetic"  # registry names, comma-separated to combine corpora
+    c.data.root = ""  # one root per corpus, same order; "" = built-in cache (synthetic only)
+    c.data.task = "ravdess8"  # jax_ser.labels.TASKS
+    c.data.split = "fold:0"  # fold:K | loso:SPEAKER | session:N | random | final
+    c.data.fold_size = 4  # speakers per test fold
+    c.data.val_speakers = 2  # taken from the training speakers, for model selection
+    c.data.allow_random_split = False
+    c.data.sample_rate = 16000
+    c.data.clip_seconds = 3.0
+    c.data.trim_db = 30.0  # 0 disables silence trimming
+    c.data.normalize = True  # peak normalisation
+    c.data.eval_crops = 1  # 1 = centre crop; >1 = evenly spaced crops, probabilities averaged
+    c.data.max_bad_fraction = 0.05  # stop when more files than this share are unreadable
+    c.data.cache_dir = ""  # "" = $JAX_SER_CACHE or ~/.cache/jax_ser
+    c.data.num_workers = 2
+
+    c.features = ml_collections.ConfigDict()
+    c.features.name = "log_mel"
+    c.features.sample_rate = c.data.get_ref("sample_rate")
+    c.features.n_fft = 512
+    c.features.hop_length = 160
+    c.features.win_length = 400
+    c.features.n_mels = 128
+    c.features.n_mfcc = 40
+    c.features.fmin = 0.0
+    c.features.fmax = 0.0  # 0 = sample_rate / 2
+    c.features.top_db = 80.0
+    c.features.normalize = "utterance"  # none | utterance | frequency
+
+    c.model = ml_collections.ConfigDict({"init": "random", **model})
+
+    c.train = ml_collections.ConfigDict()
+    c.train.batch_size = 32  # global, over all devices and hosts
+    c.train.num_epochs = 30
+    c.train.optimizer = "adamw"
+    c.train.learning_rate = 1e-3
+    c.train.weight_decay = 1e-4
+    c.train.schedule = "warmup_cosine"
+    c.train.warmup_epochs = 1.0
+    c.train.decay_rate = 0.95  # per epoch, for the exponential schedule
+    c.train.grad_clip_norm = 1.0  # 0 disables
+    c.train.label_smoothing = 0.0
+    c.train.class_weights = False  # inverse-frequency weights from the training labels
+    c.train.early_stopping_patience = 0  # epochs without validation gain; 0 = never stop early
+    c.train.select_metric = "ua"  # validation metric that picks the best checkpoint
+    c.train.checkpoint_every_steps = 0  # 0 = at epoch ends only
+    c.train.max_nan_steps = 20  # consecutive non-finite losses before the run stops
+    c.train.eval_batch_size = 64
+    c.train.progress_bar = True
+    c.lock()
+    return c
+
+
+def corpus_list(config) -> list[tuple[str, str]]:
+    """(name, root) pairs from the comma-separated data.corpus and data.root."""
+    names = [n.strip() for n in config.data.corpus.split(",") if n.strip()]
+    roots = [r.strip() for r in config.data.root.split(",")] if config.data.root else [""] * len(names)
+    if len(roots) != len(names):
+        raise ConfigError(
+                f"config.data.root: {len(roots)} root(s) for {len(names)} corpora {names}; give one root "
+                "per corpus, comma-separated in the same order")
+    return list(zip(names, roots))
+
+
+def validate(config) -> None:
+    """Raise ConfigError naming the first key whose value cannot run."""
+    from jax_ser import corpora, features, labels, models
+
+    if not config.data.corpus.strip():
+        raise ConfigError("config.data.corpus is empty")
+    for name, root in corpus_list(config):
+        if name not in corpora.NAMES:
+            raise ConfigError(f"config.data.corpus: unknown corpus {name!r}; known: {', '.join(corpora.NAMES)}")
+        if not root and name != "synthetic":
+            raise ConfigError(
+                    f"config.data.root is required for corpus {name!r}: pass "
+                    f"--config.data.root=/path/to/{name} (the folder of the corpus's original layout)")
+    if config.data.task not in labels.TASKS:
+        raise ConfigError(f"config.data.task: unknown task {config.data.task!r}; known: {', '.join(labels.TASKS)}")
+    if not re.fullmatch(SPLIT_FORMS, config.data.split):
+        raise ConfigError(
+                f"config.data.split: {config.data.split!r} is not one of fold:K, loso:SPEAKER, session:N, "
+                "random, final")
+    if config.data.split == "random" and not config.data.allow_random_split:
+        raise ConfigError(
+                "config.data.split=random mixes speakers between train and test; set "
+                "--config.data.allow_random_split=True to run it anyway")
+    _positive(config, "data.sample_rate", "data.clip_seconds", "data.eval_crops", "train.batch_size",
+                        "train.num_epochs", "train.learning_rate", "train.eval_batch_size", "features.n_fft",
+                        "features.hop_length")
+    if not 0 <= config.data.max_bad_fraction <= 1:
+        raise ConfigError("config.data.max_bad_fraction must lie in [0, 1]")
+    try:
+        features.num_features(config.features)
+    except ValueError as e:
+        raise ConfigError(f"config.features.name: {e}") from None
+    if config.features.normalize not in ("none", "utterance", "frequency"):
+        raise ConfigError(f"config.features.normalize: {config.features.normalize!r} is not none, utterance "
+                                            "or frequency")
+    if config.train.schedule not in SCHEDULES:
+        raise ConfigError(f"config.train.schedule: {config.train.schedule!r}; known: {', '.join(SCHEDULES)}")
+    if config.train.optimizer not in ("adamw", "sgd"):
+        raise ConfigError(f"config.train.optimizer: {config.train.optimizer!r} is not adamw or sgd")
+    if config.train.select_metric not in ("ua", "wa", "macro_f1"):
+        raise ConfigError(f"config.train.select_metric: {config.train.select_metric!r} is not ua, wa or macro_f1")
+    if config.model.init != "random":
+        raise ConfigError(f"config.model.init: {config.model.init!r}; this model supports: random")
+    try:
+        models.build(config.model, num_classes=2)
+    except (ValueError, TypeError) as e:
+        raise ConfigError(f"config.model: {e}") from None
+
+
+def _positive(config, *keys: str) -> None:
+    for key in keys:
+        section, field = key.split(".")
+        if not config[section][field] > 0:
+            raise ConfigError(f"config.{key} must be positive, got {config[section][field]!r}")

@@ -1,0 +1,149 @@
+"""Utterance list -> decoded waveforms (cached on disk) -> tf.data crops -> host batches.
+
+Decoding is the slow part of every run, so a corpus is decoded once, in parallel, and kept as one
+float32 array per settings in the cache folder; every fold, seed and resumed run reads it back.
+Crops are drawn from a generator seeded by (seed, epoch, utterance), and the epoch's order from
+(seed, epoch), so a resumed run sees exactly the batches an uninterrupted one would have seen. Each
+process takes its own slice of every global batch (`process_index`), for multi-host training.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import numpy as np
+import tensorflow as tf
+
+from jax_ser import audio
+from jax_ser.corpora import Utterance
+
+log = logging.getLogger(__name__)
+
+CACHE_VERSION = 1
+
+
+class DataError(RuntimeError):
+    """The data cannot support a run: too many bad files, an empty part, ..."""
+
+
+@dataclasses.dataclass
+class Decoded:
+    waves: dict[str, np.ndarray]  # path -> preprocessed waveform
+    bad: dict[str, str]  # path -> reason it was skipped
+
+
+def cache_dir(data_config) -> Path:
+    root = data_config.cache_dir or os.environ.get("JAX_SER_CACHE", "~/.cache/jax_ser")
+    return Path(root).expanduser()
+
+
+def decode(utterances: Sequence[Utterance], data_config) -> Decoded:
+    """Decode and preprocess every utterance once; later calls read the cached result."""
+    settings = dict(sample_rate=data_config.sample_rate, trim_db=data_config.trim_db,
+                    normalize=data_config.normalize, version=CACHE_VERSION)
+    paths = sorted({u.path for u in utterances})
+    key = hashlib.sha1(json.dumps([settings, [_file_id(p) for p in paths]]).encode()).hexdigest()
+    path = cache_dir(data_config) / "waveforms" / f"{key[:20]}.npz"
+    if path.exists():
+        with np.load(path) as z:
+            samples, offsets = z["audio"], z["offsets"]
+            waves = {str(p): samples[offsets[i]:offsets[i + 1]] for i, p in enumerate(z["paths"])}
+            bad = dict(zip(z["bad_paths"].tolist(), z["bad_reasons"].tolist()))
+        log.info("read %d decoded waveforms from cache %s", len(waves), path)
+        for p, reason in bad.items():
+            log.warning("skipping %s: %s", p, reason)
+        return Decoded(waves, bad)
+
+    log.info("decoding %d files (cached afterwards in %s)", len(paths), path)
+    trim_db = data_config.trim_db or None
+    loaded, bad = audio.load_many(paths, sample_rate=data_config.sample_rate,
+                                  normalize=data_config.normalize, trim_db=trim_db,
+                                  num_workers=data_config.num_workers)
+    waves = {p: w for p, w in zip(paths, loaded) if w is not None}
+    good = list(waves)
+    lengths = np.array([len(waves[p]) for p in good], dtype=np.int64)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".tmp{os.getpid()}.npz")
+    np.savez(tmp, audio=np.concatenate([waves[p] for p in good]) if good else np.zeros(0, np.float32),
+             offsets=np.concatenate([[0], np.cumsum(lengths)]), paths=np.array(good, dtype=str),
+             bad_paths=np.array(list(bad), dtype=str), bad_reasons=np.array(list(bad.values()), dtype=str))
+    os.replace(tmp, path)
+    return Decoded(waves, bad)
+
+
+def _file_id(path: str) -> tuple[str, int, int]:
+    try:
+        st = os.stat(path)
+        return path, st.st_size, st.st_mtime_ns
+    except OSError:
+        return path, -1, -1
+
+
+def check_bad_fraction(decoded: Decoded, total: int, max_fraction: float) -> None:
+    if total and len(decoded.bad) / total > max_fraction:
+        listing = "\n".join(f"  {p}: {r}" for p, r in list(decoded.bad.items())[:10])
+        raise DataError(
+            f"{len(decoded.bad)} of {total} audio files could not be used, more than "
+            f"data.max_bad_fraction={max_fraction}:\n{listing}")
+
+
+def epoch_order(num_examples: int, global_batch: int, seed: int, epoch: int) -> np.ndarray:
+    """[steps, global_batch] utterance indices of one epoch; a set smaller than a batch is tiled."""
+    perm = np.random.default_rng((seed, epoch)).permutation(num_examples)
+    steps = max(1, num_examples // global_batch)
+    return np.resize(perm, steps * global_batch).reshape(steps, global_batch)
+
+
+def train_batches(waves: Sequence[np.ndarray], labels: np.ndarray, *, global_batch: int,
+                  clip_samples: int, seed: int, epoch: int, start_step: int = 0,
+                  process_index: int = 0, process_count: int = 1) -> Iterator[dict]:
+    """This process's share of the epoch's batches, from `start_step` on: wave [b, N], label [b]."""
+    order = epoch_order(len(waves), global_batch, seed, epoch)
+    local_batch = global_batch // process_count
+    local = order.reshape(len(order), process_count, local_batch)[start_step:, process_index]
+
+    def crop(i):
+        rng = np.random.default_rng((seed, epoch, int(i)))
+        wave = waves[i]
+        offset = audio.random_offset(len(wave), clip_samples, rng)
+        return audio.crop_or_pad(wave, clip_samples, offset).astype(np.float32), labels[i]
+
+    ds = tf.data.Dataset.from_tensor_slices(local.reshape(-1).astype(np.int64))
+    ds = ds.map(lambda i: tf.numpy_function(crop, [i], (tf.float32, tf.int32)),
+                num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    ds = ds.batch(local_batch, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
+    for wave, label in ds.as_numpy_iterator():
+        yield {"wave": wave, "label": label}
+
+
+def eval_batches(waves: Sequence[np.ndarray], *, global_batch: int, clip_samples: int,
+                 num_crops: int, process_index: int = 0,
+                 process_count: int = 1) -> Iterator[dict]:
+    """All utterances in order, padded to whole batches: wave [b, crops, N], mask [b]."""
+    steps = -(-len(waves) // global_batch)
+    local_batch = global_batch // process_count
+    index = np.arange(steps * global_batch).reshape(steps, process_count, local_batch)
+    local = index[:, process_index].reshape(-1)
+
+    def crops(i):
+        if i >= len(waves):
+            return np.zeros((num_crops, clip_samples), np.float32), False
+        return audio.eval_crops(waves[i], clip_samples, num_crops).astype(np.float32), True
+
+    ds = tf.data.Dataset.from_tensor_slices(local.astype(np.int64))
+    ds = ds.map(lambda i: tf.numpy_function(crops, [i], (tf.float32, tf.bool)),
+                num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    ds = ds.batch(local_batch).prefetch(tf.data.AUTOTUNE)
+    for wave, mask in ds.as_numpy_iterator():
+        yield {"wave": wave, "mask": mask}
+
+
+def hide_gpus_from_tf() -> None:
+    """tf.data only feeds the host; keep TensorFlow off the accelerators JAX uses."""
+    tf.config.set_visible_devices([], "GPU")

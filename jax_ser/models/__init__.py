@@ -1,0 +1,25 @@
+"""Model registry: `config.model.name` names a file here whose `Model` is a flax.linen Module.
+
+Adding a model is adding one file. Every field of `config.model` except `name` and `init` is passed to
+the Model's constructor, so a config field the model does not know is an error at validation time.
+"""
+
+import importlib
+import pkgutil
+
+NON_MODEL_FIELDS = ("name", "init")
+
+
+def names() -> list[str]:
+    return sorted(m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_"))
+
+
+def get(name: str):
+    if name not in names():
+        raise ValueError(f"unknown model {name!r}; known: {', '.join(names())}")
+    return importlib.import_module(f"{__name__}.{name}").Model
+
+
+def build(model_config, num_classes: int):
+    kwargs = {k: v for k, v in model_config.items() if k not in NON_MODEL_FIELDS}
+    return get(model_config["name"])(num_classes=num_classes, **kwargs)

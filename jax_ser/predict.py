@@ -1,0 +1,119 @@
+"""Label recordings with a trained run: one JSON line per audio file.
+
+  python -m jax_ser.predict --workdir runs/demo rec1.wav folder/ [--output preds.jsonl]
+
+A recording that fits the training window (after silence trimming) gets one prediction. A longer one
+is cut into windows of the training length (hop: half a window); each window is a `segments` entry
+and the file's probabilities are their mean. A file that cannot be read gets an `error` line and the
+others are still labelled.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Iterator
+
+import jax
+import ml_collections
+import numpy as np
+from absl import app, flags, logging
+
+from jax_ser import audio, checkpoints, corpora, input_pipeline, train
+
+flags.DEFINE_string("workdir", None, "Workdir of a finished training run.")
+flags.DEFINE_string("output", "", "JSON-lines file to write; default: standard output.")
+flags.DEFINE_float("hop_seconds", 0.0, "Hop of the sliding window; 0 = half the training window.")
+FLAGS = flags.FLAGS
+
+
+class Predictor:
+    """The best checkpoint of a workdir, ready to label waveforms."""
+
+    def __init__(self, workdir: str | Path):
+        workdir = Path(workdir)
+        config_path = workdir / "config.json"
+        if not config_path.exists():
+            raise FileNotFoundError(f"{config_path} not found: is {workdir} a jax_ser training workdir?")
+        self.config = ml_collections.ConfigDict(json.loads(config_path.read_text()))
+        self.run = train.Run(self.config)
+        state = self.run.init()
+        ckpts = checkpoints.Checkpoints(workdir / "checkpoints", read_only=True)
+        best = ckpts.restore_best({"params": state.params, "model_state": state.model_state})
+        ckpts.close()
+        if best is None:
+            raise FileNotFoundError(f"no trained checkpoint in {workdir / 'checkpoints' / 'best'}")
+        variables, _ = best
+        self.state = state.replace(params=variables["params"], model_state=variables["model_state"])
+        self.labels = list(self.run.class_names)
+
+    def predict_file(self, path: str, hop_seconds: float = 0.0) -> dict:
+        data = self.config.data
+        try:
+            raw = audio.load(path, data.sample_rate)
+        except audio.BadAudioError as e:
+            return {"path": path, "error": e.reason}
+        result = {"path": path, "duration_s": round(len(raw) / data.sample_rate, 3)}
+        wave = audio.preprocess(raw, normalize=data.normalize, trim_db=data.trim_db or None)
+        clip = self.run.clip_samples
+        if len(wave) <= clip:
+            probs = self.run.predict_probs(self.state, [wave])[0]
+        else:
+            full = audio.preprocess(raw, normalize=data.normalize, trim_db=None)
+            hop = int(hop_seconds * data.sample_rate) if hop_seconds > 0 else clip // 2
+            windows, starts = audio.sliding_windows(full, clip, hop)
+            window_probs = self.run.predict_probs(self.state, list(windows), num_crops=1)
+            probs = window_probs.mean(axis=0)
+            result["segments"] = [
+                {"start": round(s / data.sample_rate, 3),
+                 "end": round(min(s + clip, len(full)) / data.sample_rate, 3), **self._label(p)}
+                for s, p in zip(starts, window_probs)]
+        return {**result, **self._label(probs)}
+
+    def _label(self, probs: np.ndarray) -> dict:
+        return {"label": self.labels[int(np.argmax(probs))],
+                "probs": {c: round(float(p), 5) for c, p in zip(self.labels, probs)}}
+
+
+def expand(paths: list[str]) -> Iterator[str]:
+    """Files as given; folders walked for audio files of any accepted extension."""
+    for p in paths:
+        if os.path.isdir(p):
+            yield from (str(f) for f in corpora.audio_files(p))
+        else:
+            yield p
+
+
+def main(argv):
+    if len(argv) < 2:
+        raise app.UsageError("give audio files or folders to label")
+    if not FLAGS.workdir:
+        raise app.UsageError("--workdir is required")
+    input_pipeline.hide_gpus_from_tf()
+    try:
+        predictor = Predictor(FLAGS.workdir)
+    except FileNotFoundError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    out = open(FLAGS.output, "w") if FLAGS.output else sys.stdout
+    count = errors = 0
+    try:
+        for path in expand(argv[1:]):
+            line = predictor.predict_file(path, FLAGS.hop_seconds)
+            errors += "error" in line
+            count += 1
+            out.write(json.dumps(line) + "\n")
+            out.flush()
+    finally:
+        if out is not sys.stdout:
+            out.close()
+    logging.info("labelled %d files (%d unreadable) on %s", count, errors, jax.devices()[0].platform)
+    if FLAGS.output:
+        print(f"wrote {count} predictions ({errors} unreadable files) to {FLAGS.output}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    app.run(main)

@@ -1,0 +1,388 @@
+"""One training run, top to bottom: data, model, init or resume, epochs of jitted steps, evaluation.
+
+Everything the run produces goes to `workdir`: config.json, log.txt, checkpoints/, tensorboard/,
+metrics.json and confusion-matrix PNGs. Running again on the same workdir resumes from the latest
+checkpoint. Features are computed from waveforms inside the jitted step, on the accelerator; the
+batch is sharded over every device of a `data` mesh axis, and the model state is replicated.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import flax
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import optax
+import tensorflow as tf
+import tqdm
+from flax.training import train_state
+from jax.experimental import multihost_utils
+from jax.sharding import NamedSharding, PartitionSpec as P
+
+from jax_ser import (checkpoints, config as config_lib, corpora, features, input_pipeline, labels,
+                     metrics, models, splits)
+
+log = logging.getLogger(__name__)
+
+# Keys that may change between a run and its resumption without changing its results.
+RESUMABLE_CHANGES = ("train.progress_bar", "data.num_workers", "data.cache_dir")
+
+
+class TrainState(train_state.TrainState):
+    model_state: Any  # non-parameter collections, e.g. batch_stats
+
+
+def frontend(waves: jax.Array, feature_config: dict) -> jax.Array:
+    """Waveforms [B, N] -> normalised features [B, T, F], inside the jitted step."""
+    feats = features.compute(waves, feature_config)
+    return features.normalize(feats, feature_config["normalize"])
+
+
+def make_optimizer(train_config, steps_per_epoch: int) -> tuple[optax.GradientTransformation, Any]:
+    tc = train_config
+    total = max(1, tc.num_epochs * steps_per_epoch)
+    warmup = int(tc.warmup_epochs * steps_per_epoch)
+    if tc.schedule == "warmup_cosine":
+        schedule = optax.warmup_cosine_decay_schedule(0.0, tc.learning_rate, warmup, max(total, warmup + 1))
+    elif tc.schedule == "exponential":
+        schedule = optax.warmup_exponential_decay_schedule(0.0, tc.learning_rate, warmup,
+                                                           steps_per_epoch, tc.decay_rate)
+    else:
+        schedule = optax.join_schedules(
+            [optax.linear_schedule(0.0, tc.learning_rate, max(warmup, 1)),
+             optax.constant_schedule(tc.learning_rate)], [warmup])
+    decay_kernels_only = lambda params: jax.tree_util.tree_map_with_path(
+        lambda path, _: getattr(path[-1], "key", None) == "kernel", params)
+    if tc.optimizer == "adamw":
+        opt = optax.adamw(schedule, weight_decay=tc.weight_decay, mask=decay_kernels_only)
+    else:
+        opt = optax.chain(optax.add_decayed_weights(tc.weight_decay, decay_kernels_only),
+                          optax.sgd(schedule, momentum=0.9, nesterov=True))
+    if tc.grad_clip_norm > 0:
+        opt = optax.chain(optax.clip_by_global_norm(tc.grad_clip_norm), opt)
+    return opt, schedule
+
+
+def cross_entropy(logits, labels_, class_weights, label_smoothing: float):
+    targets = optax.smooth_labels(jax.nn.one_hot(labels_, logits.shape[-1]), label_smoothing)
+    weights = class_weights[labels_]
+    return jnp.sum(optax.softmax_cross_entropy(logits, targets) * weights) / jnp.sum(weights)
+
+
+def make_steps(config, model, class_weights):
+    """The pure step functions: train_step(state, batch) and eval_step(state, wave)."""
+    feature_config = config.features.to_dict()
+    dropout_key = jax.random.PRNGKey(config.seed + 1)
+
+    def apply(state, params, feats, train, rng=None):
+        variables = {"params": params, **state.model_state}
+        mutable = list(state.model_state) if train and state.model_state else False
+        out = model.apply(variables, feats, train=train, rngs={"dropout": rng} if rng is not None else {},
+                          mutable=mutable)
+        return out if mutable else (out, state.model_state)
+
+    def train_step(state, batch):
+        rng = jax.random.fold_in(dropout_key, state.step)
+
+        def loss_fn(params):
+            logits, model_state = apply(state, params, frontend(batch["wave"], feature_config), True, rng)
+            loss = cross_entropy(logits, batch["label"], class_weights, config.train.label_smoothing)
+            return loss, (logits, model_state)
+
+        (loss, (logits, model_state)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
+        new = state.apply_gradients(grads=grads, model_state=model_state)
+        finite = jnp.isfinite(loss) & jnp.isfinite(optax.global_norm(grads))
+        keep = lambda a, b: jax.tree.map(lambda x, y: jnp.where(finite, x, y), a, b)
+        new = new.replace(params=keep(new.params, state.params),
+                          opt_state=keep(new.opt_state, state.opt_state),
+                          model_state=keep(new.model_state, state.model_state))
+        accuracy = jnp.mean(jnp.argmax(logits, -1) == batch["label"])
+        return new, {"loss": loss, "accuracy": accuracy, "finite": finite}
+
+    def eval_step(state, wave):
+        b, k, n = wave.shape
+        logits, _ = apply(state, state.params, frontend(wave.reshape(b * k, n), feature_config), False)
+        return jax.nn.softmax(logits.astype(jnp.float32)).reshape(b, k, -1).mean(axis=1)
+
+    return train_step, eval_step
+
+
+def init_state(config, model, tx, clip_samples: int) -> TrainState:
+    feats = frontend(jnp.zeros((1, clip_samples), jnp.float32), config.features.to_dict())
+    key = jax.random.PRNGKey(config.seed)
+    variables = dict(model.init({"params": key, "dropout": key}, feats, train=False))
+    params = variables.pop("params")
+    return TrainState.create(apply_fn=model.apply, params=params, tx=tx, model_state=variables)
+
+
+class Run:
+    """The data, model and compiled steps of one config, shared by training and prediction."""
+
+    def __init__(self, config, *, steps_per_epoch: int = 1, class_weights=None):
+        self.config = config
+        self.class_names = labels.task_classes(config.data.task)
+        self.clip_samples = int(round(config.data.clip_seconds * config.data.sample_rate))
+        self.model = models.build(config.model, num_classes=len(self.class_names))
+        self.tx, self.schedule = make_optimizer(config.train, steps_per_epoch)
+        self.mesh = jax.make_mesh((jax.device_count(),), ("data",),
+                                   axis_types=(jax.sharding.AxisType.Auto,))
+        self.replicated = NamedSharding(self.mesh, P())
+        self.data_sharding = NamedSharding(self.mesh, P("data"))
+        if class_weights is None:
+            class_weights = np.ones(len(self.class_names), np.float32)
+        train_step, eval_step = make_steps(config, self.model, jnp.asarray(class_weights))
+        self.train_step = jax.jit(train_step, in_shardings=(self.replicated, self.data_sharding),
+                                  out_shardings=(self.replicated, self.replicated), donate_argnums=0)
+        self.eval_step = jax.jit(eval_step, in_shardings=(self.replicated, self.data_sharding),
+                                 out_shardings=self.data_sharding)
+
+    def init(self) -> TrainState:
+        init = jax.jit(lambda: init_state(self.config, self.model, self.tx, self.clip_samples),
+                       out_shardings=self.replicated)
+        return init()
+
+    def to_global(self, local: np.ndarray) -> jax.Array:
+        return jax.make_array_from_process_local_data(self.data_sharding, local)
+
+    def predict_probs(self, state, waves, num_crops: int | None = None) -> np.ndarray:
+        """Class probabilities [len(waves), C], averaged over `num_crops` (default: the config's)."""
+        global_batch = _round_up(self.config.train.eval_batch_size, jax.device_count())
+        out = []
+        for batch in input_pipeline.eval_batches(
+                waves, global_batch=global_batch, clip_samples=self.clip_samples,
+                num_crops=num_crops or self.config.data.eval_crops, process_index=jax.process_index(),
+                process_count=jax.process_count()):
+            probs = self.eval_step(state, self.to_global(batch["wave"]))
+            out.append(np.asarray(multihost_utils.process_allgather(probs, tiled=True)))
+        return np.concatenate(out)[:len(waves)] if out else np.zeros((0, len(self.class_names)))
+
+
+def _round_up(x: int, m: int) -> int:
+    return -(-x // m) * m
+
+
+def load_data(config):
+    """Corpora -> task labels -> split -> decoded waveforms, with the bad files counted."""
+    utterances = []
+    for name, root in config_lib.corpus_list(config):
+        utterances += corpora.read(name, root or None)
+    utterances = labels.apply_task(utterances, config.data.task)
+    if not utterances:
+        raise input_pipeline.DataError(f"no utterances of task {config.data.task} in {config.data.corpus}")
+    split = splits.make_split(utterances, config.data.split, fold_size=config.data.fold_size,
+                              val_speakers=config.data.val_speakers, seed=config.seed,
+                              allow_random=config.data.allow_random_split)
+    if not split.speaker_independent:
+        warning = ("WARNING: split 'random' shares speakers between train and test; its numbers are "
+                   "speaker-dependent and not comparable with speaker-independent results")
+        log.warning(warning)
+        print(warning, file=sys.stderr)
+    decoded = input_pipeline.decode(utterances, config.data)
+    input_pipeline.check_bad_fraction(decoded, len(utterances), config.data.max_bad_fraction)
+    parts = {name: [u for u in getattr(split, name) if u.path in decoded.waves]
+             for name in ("train", "val", "test")}
+    if not parts["train"]:
+        raise input_pipeline.DataError(f"split {config.data.split} leaves no training utterances")
+    return split, parts, decoded
+
+
+def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
+    workdir = Path(workdir).resolve()
+    workdir.mkdir(parents=True, exist_ok=True)
+    _log_to_file(workdir / "log.txt")
+    config_lib.validate(config)
+    _save_or_check_config(config, workdir)
+    input_pipeline.hide_gpus_from_tf()
+    t_start = time.time()
+
+    split, parts, decoded = load_data(config)
+    class_names = labels.task_classes(config.data.task)
+    index = {c: i for i, c in enumerate(class_names)}
+    waves = {k: [decoded.waves[u.path] for u in v] for k, v in parts.items()}
+    targets = {k: np.array([index[u.label] for u in v], np.int32) for k, v in parts.items()}
+    for name, part in parts.items():
+        speakers = sorted({u.speaker_key for u in part})
+        log.info("%s: %d utterances, %d speakers %s", name, len(part), len(speakers),
+                     " ".join(speakers) if len(speakers) <= 12 else "")
+
+    tc = config.train
+    if tc.batch_size % jax.process_count() or tc.batch_size % jax.device_count():
+        raise config_lib.ConfigError(f"config.train.batch_size={tc.batch_size} must divide over "
+                                     f"{jax.device_count()} devices")
+    steps_per_epoch = max(1, len(waves["train"]) // tc.batch_size)
+    counts = np.bincount(targets["train"], minlength=len(class_names)).astype(np.float32)
+    class_weights = (counts.sum() / np.maximum(counts, 1) / np.count_nonzero(counts)
+                     if tc.class_weights else None)
+    run = Run(config, steps_per_epoch=steps_per_epoch, class_weights=class_weights)
+    state = run.init()
+    num_params = int(sum(x.size for x in jax.tree.leaves(state.params)))
+    log.info("model %s: %s parameters; %d steps per epoch of %d", config.model.name,
+                 f"{num_params:,}", steps_per_epoch, tc.batch_size)
+
+    ckpts = checkpoints.Checkpoints(workdir / "checkpoints")
+    meta = {"history": [], "best_score": None, "best_epoch": None, "epochs_since_best": 0,
+            "stopped_early": False, "nan_streak": 0}
+    restored = ckpts.restore_latest(state)
+    if restored is not None:
+        state, meta = restored
+        log.info("resumed from step %d of %s", int(state.step), workdir / "checkpoints")
+
+    writer = tf.summary.create_file_writer(str(workdir / "tensorboard"))
+    show_bar = tc.progress_bar and jax.process_index() == 0 and sys.stderr.isatty()
+    while int(state.step) < tc.num_epochs * steps_per_epoch and not meta["stopped_early"]:
+        epoch, first = divmod(int(state.step), steps_per_epoch)
+        t_epoch = time.time()
+        losses, accuracies = [], []
+        bar = tqdm.tqdm(total=steps_per_epoch, initial=first, desc=f"epoch {epoch + 1}/{tc.num_epochs}",
+                        disable=not show_bar, leave=False, dynamic_ncols=True)
+        for batch in input_pipeline.train_batches(
+                waves["train"], targets["train"], global_batch=tc.batch_size,
+                clip_samples=run.clip_samples, seed=config.seed, epoch=epoch, start_step=first,
+                process_index=jax.process_index(), process_count=jax.process_count()):
+            state, m = run.train_step(state, {k: run.to_global(v) for k, v in batch.items()})
+            m = jax.device_get(m)
+            meta["nan_streak"] = 0 if m["finite"] else meta["nan_streak"] + 1
+            if meta["nan_streak"] >= tc.max_nan_steps:
+                raise FloatingPointError(
+                    f"{meta['nan_streak']} consecutive non-finite losses at step {int(state.step)}; "
+                    "lower train.learning_rate or check the input features")
+            if m["finite"]:
+                losses.append(float(m["loss"]))
+                accuracies.append(float(m["accuracy"]))
+            bar.update(1)
+            bar.set_postfix(loss=f"{np.mean(losses[-20:]) if losses else float('nan'):.3f}")
+            step = int(state.step)
+            if tc.checkpoint_every_steps and step % tc.checkpoint_every_steps == 0 \
+                    and step % steps_per_epoch:
+                ckpts.save_latest(step, state, meta)
+        bar.close()
+
+        record = {"epoch": epoch + 1, "step": int(state.step),
+                  "train_loss": float(np.mean(losses)) if losses else None,
+                  "train_accuracy": float(np.mean(accuracies)) if accuracies else None,
+                  "learning_rate": float(run.schedule(int(state.step))),
+                  "epoch_time_s": round(time.time() - t_epoch, 2)}
+        if parts["val"]:
+            val = metrics.classification_report(targets["val"], run.predict_probs(state, waves["val"]),
+                                                class_names)
+            record.update({f"val_{k}": val[k] for k in ("ua", "wa", "macro_f1", "nll")})
+            score = val[tc.select_metric]
+        else:
+            score = float(epoch)  # no validation speakers: the last epoch is the best
+        meta["history"].append(record)
+        improved = meta["best_score"] is None or score > meta["best_score"]
+        if improved:
+            meta.update(best_score=score, best_epoch=epoch + 1, epochs_since_best=0)
+            ckpts.save_best(int(state.step), {"params": state.params, "model_state": state.model_state},
+                            {"epoch": epoch + 1, "score": score})
+        else:
+            meta["epochs_since_best"] += 1
+            if tc.early_stopping_patience and meta["epochs_since_best"] >= tc.early_stopping_patience:
+                meta["stopped_early"] = True
+                log.info("early stopping: no validation gain for %d epochs",
+                             meta["epochs_since_best"])
+        ckpts.save_latest(int(state.step), state, meta)
+        _log_epoch(record, tc.num_epochs, improved)
+        with writer.as_default(step=int(state.step)):
+            for k, v in record.items():
+                if v is not None and k not in ("epoch", "step"):
+                    tf.summary.scalar(k.replace("_", "/", 1), v)
+        writer.flush()
+
+    ckpts.wait()
+    best, best_meta = ckpts.restore_best({"params": state.params, "model_state": state.model_state})
+    state = state.replace(params=best["params"], model_state=best["model_state"])
+    results = {"split": split.name, "speaker_independent": split.speaker_independent,
+               "best_epoch": meta["best_epoch"], "epochs_run": len(meta["history"]),
+               "stopped_early": meta["stopped_early"]}
+    for name in ("val", "test"):
+        if parts[name]:
+            report = metrics.classification_report(targets[name],
+                                                   run.predict_probs(state, waves[name]), class_names)
+            results[name] = report
+            if jax.process_index() == 0:
+                metrics.plot_confusion_matrix(
+                    np.array(report["confusion_matrix"]), class_names,
+                    workdir / f"confusion_{name}.png",
+                    title=f"{name}: UA {report['ua']:.3f}, WA {report['wa']:.3f} ({split.name})")
+    bad_here = {u.path: decoded.bad[u.path] for part in (split.train, split.val, split.test)
+                for u in part if u.path in decoded.bad}
+    results["data"] = {
+        "corpus": config.data.corpus, "task": config.data.task, "classes": list(class_names),
+        **{f"num_{k}": len(v) for k, v in parts.items()},
+        **{f"{k}_speakers": sorted({u.speaker_key for u in v}) for k, v in parts.items()},
+        "bad_files": {"count": len(bad_here), "files": bad_here}}
+    results["model"] = {"name": config.model.name, "init": config.model.init, "num_params": num_params}
+    results["history"] = meta["history"]
+    results["train_time_s"] = round(time.time() - t_start, 1)
+    results["devices"] = [str(d) for d in jax.devices()]
+    if jax.process_index() == 0:
+        (workdir / "metrics.json").write_text(json.dumps(results, indent=2))
+    ckpts.close()
+    return results
+
+
+def _log_epoch(record: dict, num_epochs: int, improved: bool) -> None:
+    parts = [f"epoch {record['epoch']}/{num_epochs}"]
+    if record["train_loss"] is not None:
+        parts.append(f"train loss {record['train_loss']:.3f} acc {record['train_accuracy']:.3f}")
+    if "val_ua" in record:
+        parts.append(f"val UA {record['val_ua']:.3f} WA {record['val_wa']:.3f} "
+                     f"F1 {record['val_macro_f1']:.3f}" + (" *" if improved else ""))
+    parts.append(f"{record['epoch_time_s']:.1f}s")
+    log.info(" | ".join(parts))
+
+
+def _log_to_file(path: Path) -> None:
+    """jax_ser's messages to the console and `path`; other libraries' warnings to `path` too."""
+    ours, root = logging.getLogger("jax_ser"), logging.getLogger()
+    ours.setLevel(logging.INFO)
+    ours.propagate = False
+    for logger in (ours, root):
+        for h in [h for h in logger.handlers if getattr(h, "jax_ser", False)]:
+            logger.removeHandler(h)
+            h.close()
+    console = logging.StreamHandler(sys.stderr)
+    console.setFormatter(logging.Formatter("%(asctime)s %(levelname).1s %(message)s", "%H:%M:%S"))
+    file_format = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for logger, handler, level in ((ours, console, logging.INFO),
+                                   (ours, logging.FileHandler(path), logging.INFO),
+                                   (root, logging.FileHandler(path), logging.WARNING)):
+        handler.jax_ser = True
+        handler.setLevel(level)
+        if handler is not console:
+            handler.setFormatter(file_format)
+        logger.addHandler(handler)
+
+
+def _save_or_check_config(config, workdir: Path) -> None:
+    path = workdir / "config.json"
+    new = _flatten(json.loads(config.to_json_best_effort()))
+    if path.exists():
+        old = _flatten(json.loads(path.read_text()))
+        changed = sorted(k for k in old.keys() | new.keys()
+                         if old.get(k) != new.get(k) and k not in RESUMABLE_CHANGES)
+        if changed:
+            listing = ", ".join(f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in changed[:5])
+            raise config_lib.ConfigError(
+                f"{workdir} holds a run with another config ({listing}); resume with the same config "
+                "or choose a new --workdir")
+    path.write_text(config.to_json_best_effort(indent=2))
+
+
+def _flatten(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(_flatten(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
