@@ -11,5 +11,6 @@ from jax_ser.config import base_config
 
 def get_config():
     config = base_config(model=dict(name="resnet", depth=18, width=32, dropout=0.2))
-    config.train.num_epochs = 20
+    config.features.n_mels = 64
+    config.train.num_epochs = 15
     return config

@@ -81,8 +81,11 @@ _LOWER = Voice(-12.0, 0.3, -8.0, -8.0, 2.5, 0.0, -15.0, 0.3, 0.0, 0.0, 0.0, 0.0,
                0.0, -0.1, 0.6)
 _UPPER = Voice(14.0, 12.0, 8.0, 10.0, 7.5, 0.4, 15.0, 8.0, 0.05, 0.2, 0.7, 0.9, 0.85,
                2.0, 0.1, 1.4)
-_VOICE_ARRAYS = {name: np.array(dataclasses.astuple(voice)) for name, voice in
-                 {**_EMOTION_VOICE, "spread": _TAKE_SPREAD, "lower": _LOWER, "upper": _UPPER}.items()}
+_VOICE_ARRAYS = {
+    name: np.array(dataclasses.astuple(voice))
+    for name, voice in {**_EMOTION_VOICE, "spread": _TAKE_SPREAD, "lower": _LOWER,
+                        "upper": _UPPER}.items()
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -271,7 +274,8 @@ def _noise_bands(sample_rate: int) -> dict[str, np.ndarray]:
     nyquist = sample_rate / 2
 
     def band(low, high):
-        return scipy.signal.butter(4, [low, min(high, 0.95 * nyquist)], btype="band",
+        high = min(high, 0.95 * nyquist)
+        return scipy.signal.butter(4, [min(low, 0.6 * high), high], btype="band",
                                    fs=sample_rate, output="sos")
 
     return {"stop": band(1500, 7000), "voiced_stop": band(800, 5000),

@@ -169,14 +169,20 @@ def _round_up(x: int, m: int) -> int:
     return -(-x // m) * m
 
 
-def load_data(config):
-    """Corpora -> task labels -> split -> decoded waveforms, with the bad files counted."""
+def read_utterances(config) -> list[corpora.Utterance]:
+    """Every utterance of the configured corpora, labelled for the configured task."""
     utterances = []
     for name, root in config_lib.corpus_list(config):
         utterances += corpora.read(name, root or None)
     utterances = labels.apply_task(utterances, config.data.task)
     if not utterances:
         raise input_pipeline.DataError(f"no utterances of task {config.data.task} in {config.data.corpus}")
+    return utterances
+
+
+def load_data(config):
+    """Corpora -> task labels -> split -> decoded waveforms, with the bad files counted."""
+    utterances = read_utterances(config)
     split = splits.make_split(utterances, config.data.split, fold_size=config.data.fold_size,
                               val_speakers=config.data.val_speakers, seed=config.seed,
                               allow_random=config.data.allow_random_split)
@@ -199,7 +205,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     workdir.mkdir(parents=True, exist_ok=True)
     _log_to_file(workdir / "log.txt")
     config_lib.validate(config)
-    _save_or_check_config(config, workdir)
+    save_or_check_config(config, workdir)
     input_pipeline.hide_gpus_from_tf()
     t_start = time.time()
 
@@ -229,7 +235,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
 
     ckpts = checkpoints.Checkpoints(workdir / "checkpoints")
     meta = {"history": [], "best_score": None, "best_epoch": None, "epochs_since_best": 0,
-            "stopped_early": False, "nan_streak": 0}
+            "stopped_early": False, "nan_streak": 0, "epoch_sums": {}}
     restored = ckpts.restore_latest(state)
     if restored is not None:
         state, meta = restored
@@ -240,7 +246,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     while int(state.step) < tc.num_epochs * steps_per_epoch and not meta["stopped_early"]:
         epoch, first = divmod(int(state.step), steps_per_epoch)
         t_epoch = time.time()
-        losses, accuracies = [], []
+        if first == 0:  # sums over the epoch's finite steps, checkpointed with a mid-epoch save
+            meta["epoch_sums"] = {"loss": 0.0, "accuracy": 0.0, "steps": 0}
+        sums, recent = meta["epoch_sums"], []
         bar = tqdm.tqdm(total=steps_per_epoch, initial=first, desc=f"epoch {epoch + 1}/{tc.num_epochs}",
                         disable=not show_bar, leave=False, dynamic_ncols=True)
         for batch in input_pipeline.train_batches(
@@ -255,10 +263,12 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
                     f"{meta['nan_streak']} consecutive non-finite losses at step {int(state.step)}; "
                     "lower train.learning_rate or check the input features")
             if m["finite"]:
-                losses.append(float(m["loss"]))
-                accuracies.append(float(m["accuracy"]))
+                sums["loss"] += float(m["loss"])
+                sums["accuracy"] += float(m["accuracy"])
+                sums["steps"] += 1
+                recent = [*recent[-19:], float(m["loss"])]
             bar.update(1)
-            bar.set_postfix(loss=f"{np.mean(losses[-20:]) if losses else float('nan'):.3f}")
+            bar.set_postfix(loss=f"{np.mean(recent) if recent else float('nan'):.3f}")
             step = int(state.step)
             if tc.checkpoint_every_steps and step % tc.checkpoint_every_steps == 0 \
                     and step % steps_per_epoch:
@@ -266,8 +276,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
         bar.close()
 
         record = {"epoch": epoch + 1, "step": int(state.step),
-                  "train_loss": float(np.mean(losses)) if losses else None,
-                  "train_accuracy": float(np.mean(accuracies)) if accuracies else None,
+                  "train_loss": sums["loss"] / sums["steps"] if sums["steps"] else None,
+                  "train_accuracy": sums["accuracy"] / sums["steps"] if sums["steps"] else None,
                   "learning_rate": float(run.schedule(int(state.step))),
                   "epoch_time_s": round(time.time() - t_epoch, 2)}
         if parts["val"]:
@@ -363,7 +373,8 @@ def _log_to_file(path: Path) -> None:
         logger.addHandler(handler)
 
 
-def _save_or_check_config(config, workdir: Path) -> None:
+def save_or_check_config(config, workdir: Path) -> None:
+    """Write config.json, or refuse a workdir whose run was made with another config."""
     path = workdir / "config.json"
     new = _flatten(json.loads(config.to_json_best_effort()))
     if path.exists():

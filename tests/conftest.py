@@ -1,0 +1,28 @@
+"""Shared fixtures: a private cache folder and a small generated corpus in RAVDESS layout."""
+
+import os
+import tempfile
+
+import pytest
+
+# Before any jax_ser import: decoded-waveform caches of the tests never land in the user's cache.
+os.environ["JAX_SER_CACHE"] = tempfile.mkdtemp(prefix="jax_ser_test_cache_")
+SHARED_DATA = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data")
+
+
+@pytest.fixture(scope="session")
+def tiny_corpus(tmp_path_factory):
+    """8 synthetic speakers (480 files) in RAVDESS layout, readable as corpus `ravdess`."""
+    from jax_ser import synthetic
+
+    root = tmp_path_factory.mktemp("corpus") / "ravdess_like"
+    synthetic.generate(root, num_speakers=8)
+    return root
+
+
+def shared_corpus(name: str) -> str:
+    """Path of a real corpus under ../shared/data, or skip the test saying it is absent."""
+    path = os.path.abspath(os.path.join(SHARED_DATA, name))
+    if not os.path.isdir(path):
+        pytest.skip(f"real corpus {name} not found at {path} (only developers have ../shared/data)")
+    return path

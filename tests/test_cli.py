@@ -1,0 +1,80 @@
+"""The command line refuses bad configs before any work, and bad audio files are skipped and counted."""
+
+import json
+import shutil
+
+import pytest
+
+from jax_ser import config as config_lib, input_pipeline, train
+from tests import tiny_config
+from tests.test_train import cli_args, run_cli, tiny
+
+
+@pytest.mark.parametrize("override, message", [
+    ("--config.train.lerning_rate=0.1", "lerning_rate"),
+    ("--config.train.batch_size=lots", "batch_size"),
+    ("--config.data.corpus=ravdes", "unknown corpus 'ravdes'"),
+    ("--config.model.name=resnot", "unknown model 'resnot'"),
+    ("--config.data.split=speaker", "config.data.split"),
+])
+def test_bad_config_stops_before_any_work(tiny_corpus, tmp_path, override, message):
+    done = run_cli(cli_args(tiny_corpus, tmp_path / "w", override))
+    assert done.returncode != 0
+    assert message in done.stderr
+    assert not (tmp_path / "w" / "checkpoints").exists()
+
+
+def test_real_corpus_needs_its_root():
+    config = tiny_config.get_config()
+    config.data.corpus = "ravdess"
+    with pytest.raises(config_lib.ConfigError, match="config.data.root is required"):
+        config_lib.validate(config)
+
+
+def test_random_split_needs_explicit_consent():
+    config = tiny_config.get_config()
+    config.data.split = "random"
+    with pytest.raises(config_lib.ConfigError, match="allow_random_split"):
+        config_lib.validate(config)
+    config.data.allow_random_split = True
+    config_lib.validate(config)
+
+
+def test_resuming_with_another_config_is_refused(tiny_corpus, tmp_path):
+    (tmp_path / "config.json").write_text(tiny(tiny_corpus).to_json_best_effort())
+    with pytest.raises(config_lib.ConfigError, match="data.split"):
+        train.train_and_evaluate(tiny(tiny_corpus, **{"data.split": "fold:1"}), tmp_path)
+
+
+@pytest.fixture
+def corpus_with_bad_files(tiny_corpus, tmp_path):
+    root = tmp_path / "corpus"
+    shutil.copytree(tiny_corpus, root)
+    actor = root / "Actor_05"
+    bad = {actor / "03-01-03-01-01-01-05.wav": b"this is not audio",
+           actor / "03-01-04-01-01-01-05.wav": b""}
+    for path, content in bad.items():
+        path.write_bytes(content)
+    truncated = actor / "03-01-05-01-01-01-05.wav"
+    truncated.write_bytes(truncated.read_bytes()[:2000])
+    return root, sorted(str(p) for p in [*bad, truncated])
+
+
+def test_bad_files_are_skipped_and_counted(corpus_with_bad_files, tmp_path):
+    root, bad = corpus_with_bad_files
+    config = tiny(root, **{"train.num_epochs": 1, "train.progress_bar": False})
+    results = train.train_and_evaluate(config, tmp_path / "w")
+    files = results["data"]["bad_files"]["files"]
+    assert sorted(files) == bad
+    assert files[bad[0]].startswith("unreadable")
+    assert set(files.values()) >= {"truncated"}
+    written = json.loads((tmp_path / "w" / "metrics.json").read_text())
+    assert written["data"]["bad_files"]["count"] == 3
+    assert "skipping" in (tmp_path / "w" / "log.txt").read_text()
+
+
+def test_too_many_bad_files_stop_the_run(corpus_with_bad_files, tmp_path):
+    root, _ = corpus_with_bad_files
+    config = tiny(root, **{"data.max_bad_fraction": 0.001})
+    with pytest.raises(input_pipeline.DataError, match="3 of 480 audio files"):
+        train.train_and_evaluate(config, tmp_path / "w")
