@@ -12,5 +12,5 @@ from jax_ser.config import base_config
 def get_config():
     config = base_config(model=dict(name="resnet", depth=18, width=32, dropout=0.2))
     config.features.n_mels = 64
-    config.train.num_epochs = 15
+    config.train.num_epochs = 20
     return config

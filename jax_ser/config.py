@@ -66,6 +66,7 @@ def base_config(model: dict) -> ml_collections.ConfigDict:
     c.train.warmup_epochs = 1.0
     c.train.decay_rate = 0.95  # per epoch, for the exponential schedule
     c.train.grad_clip_norm = 1.0  # 0 disables
+    c.train.loss = "softmax"  # softmax cross-entropy | sigmoid (per-label binary cross-entropy)
     c.train.label_smoothing = 0.0
     c.train.class_weights = False  # inverse-frequency weights from the training labels
     c.train.early_stopping_patience = 0  # epochs without validation gain; 0 = never stop early
@@ -126,6 +127,8 @@ def validate(config) -> None:
                                             "or frequency")
     if config.train.schedule not in SCHEDULES:
         raise ConfigError(f"config.train.schedule: {config.train.schedule!r}; known: {', '.join(SCHEDULES)}")
+    if config.train.loss not in ("softmax", "sigmoid"):
+        raise ConfigError(f"config.train.loss: {config.train.loss!r} is not softmax or sigmoid")
     if config.train.optimizer not in ("adamw", "sgd"):
         raise ConfigError(f"config.train.optimizer: {config.train.optimizer!r} is not adamw or sgd")
     if config.train.select_metric not in ("ua", "wa", "macro_f1"):

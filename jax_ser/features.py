@@ -18,7 +18,7 @@ import librosa
 import numpy as np
 
 NAMES = ("spectrogram", "log_spectrogram", "mel", "log_mel", "mfcc", "zcr", "chroma",
-         "log_mel+mfcc")
+         "log_mel+mfcc", "waveform")
 NORMALIZATIONS = ("none", "utterance", "frequency")
 
 _HIGHEST = jax.lax.Precision.HIGHEST  # keep filterbank matmuls float32 on TF32/bf16 hardware
@@ -204,6 +204,8 @@ def compute(waves: jax.Array, cfg: Any) -> jax.Array:
     stft = dict(n_fft=s["n_fft"], hop_length=s["hop_length"], win_length=s["win_length"])
     mel = dict(stft, sample_rate=s["sample_rate"], n_mels=s["n_mels"], fmin=s["fmin"],
                fmax=s["fmax"])
+    if name == "waveform":  # for encoders that learn their own front end (wav2vec2, ...)
+        return waves[..., None]
     if name == "spectrogram":
         return power_spectrogram(waves, **stft)
     if name == "log_spectrogram":
@@ -235,12 +237,15 @@ def num_features(cfg: Any) -> int:
         "mfcc": s["n_mfcc"],
         "zcr": 1,
         "chroma": 12,
+        "waveform": 1,
         "log_mel+mfcc": s["n_mels"] + s["n_mfcc"],
     }[name]
 
 
 def num_frames(num_samples: int, cfg: Any) -> int:
     """T of compute(waves, cfg) for waves of num_samples: centred frames of n_fft every hop."""
+    if cfg["name"] == "waveform":
+        return num_samples
     s = _settings(cfg)
     return 1 + (num_samples + 2 * (s["n_fft"] // 2) - s["n_fft"]) // s["hop_length"]
 

@@ -71,10 +71,24 @@ def make_optimizer(train_config, steps_per_epoch: int) -> tuple[optax.GradientTr
     return opt, schedule
 
 
-def cross_entropy(logits, labels_, class_weights, label_smoothing: float):
+def classification_loss(logits, labels_, class_weights, label_smoothing: float, kind: str):
+    """Softmax cross-entropy, or per-label sigmoid binary cross-entropy (Query2Label's choice),
+    averaged with the class weights of each example's label."""
     targets = optax.smooth_labels(jax.nn.one_hot(labels_, logits.shape[-1]), label_smoothing)
+    if kind == "sigmoid":
+        per_example = optax.sigmoid_binary_cross_entropy(logits, targets).sum(axis=-1)
+    else:
+        per_example = optax.softmax_cross_entropy(logits, targets)
     weights = class_weights[labels_]
-    return jnp.sum(optax.softmax_cross_entropy(logits, targets) * weights) / jnp.sum(weights)
+    return jnp.sum(per_example * weights) / jnp.sum(weights)
+
+
+def probabilities(logits, kind: str):
+    logits = logits.astype(jnp.float32)
+    if kind == "sigmoid":
+        scores = jax.nn.sigmoid(logits)
+        return scores / jnp.sum(scores, axis=-1, keepdims=True)
+    return jax.nn.softmax(logits)
 
 
 def make_steps(config, model, class_weights):
@@ -94,7 +108,8 @@ def make_steps(config, model, class_weights):
 
         def loss_fn(params):
             logits, model_state = apply(state, params, frontend(batch["wave"], feature_config), True, rng)
-            loss = cross_entropy(logits, batch["label"], class_weights, config.train.label_smoothing)
+            loss = classification_loss(logits, batch["label"], class_weights,
+                                       config.train.label_smoothing, config.train.loss)
             return loss, (logits, model_state)
 
         (loss, (logits, model_state)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
@@ -110,7 +125,7 @@ def make_steps(config, model, class_weights):
     def eval_step(state, wave):
         b, k, n = wave.shape
         logits, _ = apply(state, state.params, frontend(wave.reshape(b * k, n), feature_config), False)
-        return jax.nn.softmax(logits.astype(jnp.float32)).reshape(b, k, -1).mean(axis=1)
+        return probabilities(logits, config.train.loss).reshape(b, k, -1).mean(axis=1)
 
     return train_step, eval_step
 
@@ -379,8 +394,9 @@ def save_or_check_config(config, workdir: Path) -> None:
     new = _flatten(json.loads(config.to_json_best_effort()))
     if path.exists():
         old = _flatten(json.loads(path.read_text()))
-        changed = sorted(k for k in old.keys() | new.keys()
-                         if old.get(k) != new.get(k) and k not in RESUMABLE_CHANGES)
+        # A key missing from the old config is a field the schema gained since: not a change.
+        changed = sorted(k for k in old
+                         if old[k] != new.get(k) and k not in RESUMABLE_CHANGES)
         if changed:
             listing = ", ".join(f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in changed[:5])
             raise config_lib.ConfigError(

@@ -26,3 +26,14 @@ def shared_corpus(name: str) -> str:
     if not os.path.isdir(path):
         pytest.skip(f"real corpus {name} not found at {path} (only developers have ../shared/data)")
     return path
+
+
+@pytest.fixture(scope="session")
+def trained(tiny_corpus, tmp_path_factory):
+    """The uninterrupted reference run of tests/tiny_config.py on fold 0: (workdir, results)."""
+    from jax_ser import train
+    from tests.e2e import tiny
+
+    workdir = tmp_path_factory.mktemp("run")
+    results = train.train_and_evaluate(tiny(tiny_corpus, **{"train.progress_bar": False}), workdir)
+    return workdir, results

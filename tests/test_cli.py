@@ -7,7 +7,7 @@ import pytest
 
 from jax_ser import config as config_lib, input_pipeline, train
 from tests import tiny_config
-from tests.test_train import cli_args, run_cli, tiny
+from tests.e2e import cli_args, run_cli, tiny
 
 
 @pytest.mark.parametrize("override, message", [

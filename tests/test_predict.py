@@ -8,7 +8,7 @@ import numpy as np
 import soundfile as sf
 
 from jax_ser import corpora, labels
-from tests.test_train import REPO, run_cli, trained  # noqa: F401  (module fixture)
+from tests.e2e import run_cli
 
 
 def test_predict_reproduces_test_accuracy_and_handles_long_and_bad_files(trained, tiny_corpus,

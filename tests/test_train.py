@@ -2,50 +2,14 @@
 losses on two simulated devices as on one."""
 
 import json
-import os
 import signal
 import subprocess
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
-import pytest
 
 from jax_ser import labels, train
-from tests import tiny_config
-
-REPO = Path(__file__).resolve().parents[1]
-CHANCE_UA = 1 / 8
-
-
-def tiny(corpus, **overrides):
-    config = tiny_config.get_config()
-    config.data.corpus = "ravdess"
-    config.data.root = str(corpus)
-    for key, value in overrides.items():
-        section, field = key.split(".")
-        config[section][field] = value
-    return config
-
-
-def cli_args(corpus, workdir, *extra):
-    return [sys.executable, "-m", "jax_ser.main", "--config", str(REPO / "tests" / "tiny_config.py"),
-            "--workdir", str(workdir), "--config.data.corpus=ravdess",
-            f"--config.data.root={corpus}", "--config.train.progress_bar=False", *extra]
-
-
-def run_cli(args, env=None, timeout=300):
-    return subprocess.run(args, cwd=REPO, capture_output=True, text=True, timeout=timeout,
-                          env={**os.environ, **(env or {})})
-
-
-@pytest.fixture(scope="module")
-def trained(tiny_corpus, tmp_path_factory):
-    """The uninterrupted reference run: (workdir, results)."""
-    workdir = tmp_path_factory.mktemp("run")
-    results = train.train_and_evaluate(tiny(tiny_corpus, **{"train.progress_bar": False}), workdir)
-    return workdir, results
+from tests.e2e import CHANCE_UA, REPO, cli_args, run_cli, tiny
 
 
 def test_learns_well_above_chance(trained):

@@ -1,0 +1,32 @@
+"""Helpers of the end-to-end tests: the tiny config pointed at a corpus, and the command line."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests import tiny_config
+
+REPO = Path(__file__).resolve().parents[1]
+CHANCE_UA = 1 / 8
+
+
+def tiny(corpus, **overrides):
+    config = tiny_config.get_config()
+    config.data.corpus = "ravdess"
+    config.data.root = str(corpus)
+    for key, value in overrides.items():
+        section, field = key.split(".")
+        config[section][field] = value
+    return config
+
+
+def cli_args(corpus, workdir, *extra):
+    return [sys.executable, "-m", "jax_ser.main", "--config", str(REPO / "tests" / "tiny_config.py"),
+            "--workdir", str(workdir), "--config.data.corpus=ravdess",
+            f"--config.data.root={corpus}", "--config.train.progress_bar=False", *extra]
+
+
+def run_cli(args, env=None, timeout=300):
+    return subprocess.run(args, cwd=REPO, capture_output=True, text=True, timeout=timeout,
+                          env={**os.environ, **(env or {})})
