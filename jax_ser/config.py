@@ -7,12 +7,14 @@ before anything runs, and `validate` rejects values that are well-typed but mean
 
 from __future__ import annotations
 
+import os
 import re
 
 import ml_collections
 
 SCHEDULES = ("constant", "warmup_cosine", "exponential")
 SPLIT_FORMS = r"fold:\d+|loso:.+|session:\d+|random|final"
+HUB_ID = re.compile(r"[\w-]+/[\w.-]+")  # e.g. facebook/wav2vec2-base, fetched where there is network
 
 
 class ConfigError(ValueError):
@@ -133,12 +135,22 @@ def validate(config) -> None:
         raise ConfigError(f"config.train.optimizer: {config.train.optimizer!r} is not adamw or sgd")
     if config.train.select_metric not in ("ua", "wa", "macro_f1"):
         raise ConfigError(f"config.train.select_metric: {config.train.select_metric!r} is not ua, wa or macro_f1")
-    if config.model.init != "random":
-        raise ConfigError(f"config.model.init: {config.model.init!r}; this model supports: random")
     try:
         models.build(config.model, num_classes=2)
     except (ValueError, TypeError) as e:
         raise ConfigError(f"config.model: {e}") from None
+    can_load = hasattr(models.module(config.model.name), "load_pretrained")
+    if config.model.init not in ("random", "pretrained") or (config.model.init == "pretrained"
+                                                             and not can_load):
+        raise ConfigError(f"config.model.init: {config.model.init!r}; model {config.model.name!r} "
+                          f"supports: random{', pretrained' if can_load else ''}")
+    if config.model.init == "pretrained":
+        checkpoint = config.model.get("checkpoint", "")
+        if not os.path.exists(os.path.expanduser(checkpoint)) and not HUB_ID.fullmatch(checkpoint):
+            raise ConfigError(
+                f"config.model.checkpoint: {checkpoint!r} not found. Download the weights (README: "
+                "'Pretrained weights') and pass their local path, or train from scratch with "
+                "--config.model.init=random")
 
 
 def _positive(config, *keys: str) -> None:

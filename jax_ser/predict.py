@@ -39,7 +39,7 @@ class Predictor:
             raise FileNotFoundError(f"{config_path} not found: is {workdir} a jax_ser training workdir?")
         self.config = ml_collections.ConfigDict(json.loads(config_path.read_text()))
         self.run = train.Run(self.config)
-        state = self.run.init()
+        state = self.run.init(load_pretrained=False)
         ckpts = checkpoints.Checkpoints(workdir / "checkpoints", read_only=True)
         best = ckpts.restore_best({"params": state.params, "model_state": state.model_state})
         ckpts.close()

@@ -46,7 +46,14 @@ def frontend(waves: jax.Array, feature_config: dict) -> jax.Array:
     return features.normalize(feats, feature_config["normalize"])
 
 
-def make_optimizer(train_config, steps_per_epoch: int) -> tuple[optax.GradientTransformation, Any]:
+def make_optimizer(train_config, steps_per_epoch: int,
+                   lr_scales=None) -> tuple[optax.GradientTransformation, Any]:
+    """AdamW (or SGD) on a warm-up + decay schedule, with gradient clipping.
+
+    `lr_scales`, a pytree of floats shaped like the parameters, gives parameter groups their own
+    learning rate: 0 freezes a group (its gradients are zeroed before clipping), other values scale
+    the schedule (encoder vs head rates, layer-wise decay).
+    """
     tc = train_config
     total = max(1, tc.num_epochs * steps_per_epoch)
     warmup = int(tc.warmup_epochs * steps_per_epoch)
@@ -61,14 +68,26 @@ def make_optimizer(train_config, steps_per_epoch: int) -> tuple[optax.GradientTr
              optax.constant_schedule(tc.learning_rate)], [warmup])
     decay_kernels_only = lambda params: jax.tree_util.tree_map_with_path(
         lambda path, _: getattr(path[-1], "key", None) == "kernel", params)
-    if tc.optimizer == "adamw":
-        opt = optax.adamw(schedule, weight_decay=tc.weight_decay, mask=decay_kernels_only)
+
+    def optimizer(scale: float):
+        lr = schedule if scale == 1 else (lambda step: schedule(step) * scale)
+        if tc.optimizer == "adamw":
+            return optax.adamw(lr, weight_decay=tc.weight_decay, mask=decay_kernels_only)
+        return optax.chain(optax.add_decayed_weights(tc.weight_decay, decay_kernels_only),
+                           optax.sgd(lr, momentum=0.9, nesterov=True))
+
+    steps = []
+    if lr_scales is None:
+        opt = optimizer(1.0)
     else:
-        opt = optax.chain(optax.add_decayed_weights(tc.weight_decay, decay_kernels_only),
-                          optax.sgd(schedule, momentum=0.9, nesterov=True))
+        labels_ = jax.tree.map(lambda scale: f"{float(scale):g}", lr_scales)
+        groups = {label: optax.set_to_zero() if float(label) == 0 else optimizer(float(label))
+                  for label in set(jax.tree.leaves(labels_))}
+        opt = optax.multi_transform(groups, labels_)
+        steps.append(optax.masked(optax.set_to_zero(), jax.tree.map(lambda s: s == 0, lr_scales)))
     if tc.grad_clip_norm > 0:
-        opt = optax.chain(optax.clip_by_global_norm(tc.grad_clip_norm), opt)
-    return opt, schedule
+        steps.append(optax.clip_by_global_norm(tc.grad_clip_norm))
+    return optax.chain(*steps, opt), schedule
 
 
 def classification_loss(logits, labels_, class_weights, label_smoothing: float, kind: str):
@@ -146,7 +165,13 @@ class Run:
         self.class_names = labels.task_classes(config.data.task)
         self.clip_samples = int(round(config.data.clip_seconds * config.data.sample_rate))
         self.model = models.build(config.model, num_classes=len(self.class_names))
-        self.tx, self.schedule = make_optimizer(config.train, steps_per_epoch)
+        self.module = models.module(config.model.name)
+        lr_scales = None
+        if hasattr(self.module, "lr_scales"):
+            abstract = jax.eval_shape(lambda: init_state(config, self.model, optax.identity(),
+                                                         self.clip_samples))
+            lr_scales = self.module.lr_scales(abstract.params, config.model)  # None: one group
+        self.tx, self.schedule = make_optimizer(config.train, steps_per_epoch, lr_scales)
         self.mesh = jax.make_mesh((jax.device_count(),), ("data",),
                                    axis_types=(jax.sharding.AxisType.Auto,))
         self.replicated = NamedSharding(self.mesh, P())
@@ -159,10 +184,18 @@ class Run:
         self.eval_step = jax.jit(eval_step, in_shardings=(self.replicated, self.data_sharding),
                                  out_shardings=self.data_sharding)
 
-    def init(self) -> TrainState:
+    def init(self, load_pretrained: bool = True) -> TrainState:
+        """Fresh weights, then, with `model.init=pretrained`, the checkpoint's where it has them."""
         init = jax.jit(lambda: init_state(self.config, self.model, self.tx, self.clip_samples),
                        out_shardings=self.replicated)
-        return init()
+        state = init()
+        if load_pretrained and self.config.model.init == "pretrained":
+            variables = self.module.load_pretrained(
+                {"params": state.params, **state.model_state}, self.config.model)
+            params = variables.pop("params")
+            state = state.replace(params=jax.device_put(params, self.replicated),
+                                  model_state=jax.device_put(variables, self.replicated))
+        return state
 
     def to_global(self, local: np.ndarray) -> jax.Array:
         return jax.make_array_from_process_local_data(self.data_sharding, local)

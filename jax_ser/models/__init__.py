@@ -14,10 +14,17 @@ def names() -> list[str]:
     return sorted(m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_"))
 
 
-def get(name: str):
+def module(name: str):
+    """The model's file. Besides `Model` it may define `load_pretrained(variables, model_config)`
+    (for `model.init=pretrained`) and `lr_scales(params, model_config)` (per-parameter learning-rate
+    factors, 0 = frozen)."""
     if name not in names():
         raise ValueError(f"unknown model {name!r}; known: {', '.join(names())}")
-    return importlib.import_module(f"{__name__}.{name}").Model
+    return importlib.import_module(f"{__name__}.{name}")
+
+
+def get(name: str):
+    return module(name).Model
 
 
 def build(model_config, num_classes: int):

@@ -12,6 +12,8 @@ from typing import Any
 import flax.linen as nn
 import jax.numpy as jnp
 
+from jax_ser import imagenet
+
 ModuleDef = Any
 
 # torchvision's kaiming_normal_(mode="fan_out", nonlinearity="relu") for convolutions.
@@ -78,6 +80,8 @@ class Model(nn.Module):
     dropout: float = 0.0
     head_hidden: int = 0
     in_channels: int = 1
+    checkpoint: str = ""  # torchvision ImageNet weights (.pth / .safetensors) for init=pretrained
+    freeze_stages: int = 0  # with pretrained weights: freeze the stem and this many stages
     stem: str = "imagenet"
     dtype: Any = jnp.float32
 
@@ -121,3 +125,12 @@ class Model(nn.Module):
             x = nn.Dropout(self.dropout, deterministic=not train)(x)
         x = nn.Dense(self.num_classes, dtype=self.dtype, name="fc")(x)
         return jnp.asarray(x, jnp.float32)
+
+
+def load_pretrained(variables: dict, model_config) -> dict:
+    """ImageNet weights from torchvision's file at `model.checkpoint`; the classifier stays fresh."""
+    return imagenet.load_torchvision(model_config.checkpoint, "resnet", variables)
+
+
+def lr_scales(params, model_config):
+    return imagenet.lr_scales(params, "resnet", model_config.get("freeze_stages", 0))
