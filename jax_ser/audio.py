@@ -136,7 +136,7 @@ def crop_or_pad(wave: np.ndarray, length: int, offset: int | None = None) -> np.
         raise ValueError(f"offset {offset} outside [0, {span}] for {n} samples into {length}")
     if n >= length:
         return wave[offset:offset + length].copy()
-    window = np.zeros(length, dtype=wave.dtype)
+    window = np.zeros((length, *wave.shape[1:]), dtype=wave.dtype)  # also [T, D] feature frames
     window[offset:offset + n] = wave
     return window
 
@@ -162,7 +162,7 @@ def sliding_windows(wave: np.ndarray, length: int, hop: int) -> tuple[np.ndarray
     window starting at 0, zero-padded at the end."""
     n = len(wave)
     if n <= length:
-        window = np.zeros(length, dtype=wave.dtype)
+        window = np.zeros((length, *wave.shape[1:]), dtype=wave.dtype)  # also [T, D] feature frames
         window[:n] = wave
         return window[None], np.zeros(1, dtype=np.int64)
     starts = np.arange(0, n - length + 1, hop, dtype=np.int64)

@@ -7,9 +7,12 @@ before anything runs, and `validate` rejects values that are well-typed but mean
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 
+import jax
+import jax.numpy as jnp
 import ml_collections
 
 SCHEDULES = ("constant", "warmup_cosine", "exponential")
@@ -42,6 +45,7 @@ def base_config(model: dict) -> ml_collections.ConfigDict:
     c.data.max_bad_fraction = 0.05  # stop when more files than this share are unreadable
     c.data.cache_dir = ""  # "" = $JAX_SER_CACHE or ~/.cache/jax_ser
     c.data.num_workers = 2
+    c.data.precomputed = ""  # folder of jax_ser.extract_features output, to train on instead of audio
 
     c.features = ml_collections.ConfigDict()
     c.features.name = "log_mel"
@@ -56,7 +60,7 @@ def base_config(model: dict) -> ml_collections.ConfigDict:
     c.features.top_db = 80.0
     c.features.normalize = "utterance"  # none | utterance | frequency
 
-    c.model = ml_collections.ConfigDict({"init": "random", **model})
+    c.model = ml_collections.ConfigDict({"init": "random", **model_defaults(model["name"]), **model})
 
     c.train = ml_collections.ConfigDict()
     c.train.batch_size = 32  # global, over all devices and hosts
@@ -81,6 +85,32 @@ def base_config(model: dict) -> ml_collections.ConfigDict:
     return c
 
 
+def fine_tuning(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+    """The shared recipe of the speech-encoder configs: pretrained weights, raw waveforms
+    normalised per utterance (as the encoders' feature extractors do), small learning rate."""
+    config.model.init = "pretrained"
+    config.features.name = "waveform"
+    config.features.normalize = "utterance"
+    config.train.batch_size = 16
+    config.train.num_epochs = 15
+    config.train.learning_rate = 1e-4
+    config.train.warmup_epochs = 1.0
+    return config
+
+
+def model_defaults(name: str) -> dict:
+    """The model's fields with plain defaults, so each can be overridden (and typo-checked) from
+    the command line even where the config file does not set it."""
+    from jax_ser import models
+
+    try:
+        fields = dataclasses.fields(models.get(name))
+    except ValueError:
+        return {}  # unknown model: validate() names it
+    return {f.name: f.default for f in fields if f.name not in ("num_classes", "parent", "name")
+            and isinstance(f.default, (bool, int, float, str, tuple))}
+
+
 def corpus_list(config) -> list[tuple[str, str]]:
     """(name, root) pairs from the comma-separated data.corpus and data.root."""
     names = [n.strip() for n in config.data.corpus.split(",") if n.strip()]
@@ -94,7 +124,7 @@ def corpus_list(config) -> list[tuple[str, str]]:
 
 def validate(config) -> None:
     """Raise ConfigError naming the first key whose value cannot run."""
-    from jax_ser import corpora, features, labels, models
+    from jax_ser import corpora, features, input_pipeline, labels, models
 
     if not config.data.corpus.strip():
         raise ConfigError("config.data.corpus is empty")
@@ -124,6 +154,9 @@ def validate(config) -> None:
         features.num_features(config.features)
     except ValueError as e:
         raise ConfigError(f"config.features.name: {e}") from None
+    if bool(config.data.precomputed) != (config.features.name == "precomputed"):
+        raise ConfigError("config.data.precomputed (a folder of extracted features) and "
+                          "config.features.name=precomputed go together")
     if config.features.normalize not in ("none", "utterance", "frequency"):
         raise ConfigError(f"config.features.normalize: {config.features.normalize!r} is not none, utterance "
                                             "or frequency")
@@ -135,8 +168,12 @@ def validate(config) -> None:
         raise ConfigError(f"config.train.optimizer: {config.train.optimizer!r} is not adamw or sgd")
     if config.train.select_metric not in ("ua", "wa", "macro_f1"):
         raise ConfigError(f"config.train.select_metric: {config.train.select_metric!r} is not ua, wa or macro_f1")
-    try:
-        models.build(config.model, num_classes=2)
+    try:  # builds and traces the model on one clip's features, without computing anything
+        model = models.build(config.model, num_classes=2)
+        feature_config = input_pipeline.feature_config(config)
+        clip = input_pipeline.input_shape(config)[0]
+        shape = (1, features.num_frames(clip, feature_config), features.num_features(feature_config))
+        jax.eval_shape(lambda: model.init(jax.random.key(0), jnp.zeros(shape), train=False))
     except (ValueError, TypeError) as e:
         raise ConfigError(f"config.model: {e}") from None
     can_load = hasattr(models.module(config.model.name), "load_pretrained")

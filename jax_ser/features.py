@@ -18,7 +18,7 @@ import librosa
 import numpy as np
 
 NAMES = ("spectrogram", "log_spectrogram", "mel", "log_mel", "mfcc", "zcr", "chroma",
-         "log_mel+mfcc", "waveform")
+         "log_mel+mfcc", "waveform", "precomputed")
 NORMALIZATIONS = ("none", "utterance", "frequency")
 
 _HIGHEST = jax.lax.Precision.HIGHEST  # keep filterbank matmuls float32 on TF32/bf16 hardware
@@ -206,6 +206,8 @@ def compute(waves: jax.Array, cfg: Any) -> jax.Array:
                fmax=s["fmax"])
     if name == "waveform":  # for encoders that learn their own front end (wav2vec2, ...)
         return waves[..., None]
+    if name == "precomputed":  # [B, T, D] frames from jax_ser.extract_features
+        return waves
     if name == "spectrogram":
         return power_spectrogram(waves, **stft)
     if name == "log_spectrogram":
@@ -238,13 +240,14 @@ def num_features(cfg: Any) -> int:
         "zcr": 1,
         "chroma": 12,
         "waveform": 1,
+        "precomputed": cfg.get("dim", 0),
         "log_mel+mfcc": s["n_mels"] + s["n_mfcc"],
     }[name]
 
 
 def num_frames(num_samples: int, cfg: Any) -> int:
     """T of compute(waves, cfg) for waves of num_samples: centred frames of n_fft every hop."""
-    if cfg["name"] == "waveform":
+    if cfg["name"] in ("waveform", "precomputed"):  # precomputed: num_samples counts frames
         return num_samples
     s = _settings(cfg)
     return 1 + (num_samples + 2 * (s["n_fft"] // 2) - s["n_fft"]) // s["hop_length"]

@@ -85,6 +85,48 @@ def _file_id(path: str) -> tuple[str, int, int]:
         return path, -1, -1
 
 
+def precomputed_meta(directory: str) -> dict:
+    """meta.json of features written by jax_ser.extract_features: dim, frame_rate, layer, ..."""
+    path = Path(directory).expanduser() / "meta.json"
+    if not path.exists():
+        raise FileNotFoundError(f"{path} not found: write features first with "
+                                "python -m jax_ser.extract_features --output " + str(directory))
+    return json.loads(path.read_text())
+
+
+def load_precomputed(directory: str, utterances: Sequence[Utterance]) -> Decoded:
+    """Frame features [T, D] per utterance in place of waveforms; utterances without any are bad."""
+    with np.load(Path(directory).expanduser() / "features.npz") as z:
+        frames, offsets = z["frames"], z["offsets"]
+        index = {str(p): i for i, p in enumerate(z["paths"])}
+    waves, bad = {}, {}
+    for u in utterances:
+        i = index.get(u.path)
+        if i is None:
+            bad[u.path] = f"no precomputed features in {directory}"
+        else:
+            waves[u.path] = frames[offsets[i]:offsets[i + 1]].astype(np.float32)
+    for p, reason in bad.items():
+        log.warning("skipping %s: %s", p, reason)
+    return Decoded(waves, bad)
+
+
+def feature_config(config) -> dict:
+    """config.features as a dict, with the dimension of precomputed features filled in."""
+    out = config.features.to_dict()
+    if config.data.precomputed:
+        out["dim"] = precomputed_meta(config.data.precomputed)["dim"]
+    return out
+
+
+def input_shape(config) -> tuple[int, ...]:
+    """Shape of one training example: (samples,) of a clip, or (frames, dim) of precomputed ones."""
+    if config.data.precomputed:
+        meta = precomputed_meta(config.data.precomputed)
+        return int(round(config.data.clip_seconds * meta["frame_rate"])), meta["dim"]
+    return (int(round(config.data.clip_seconds * config.data.sample_rate)),)
+
+
 def check_bad_fraction(decoded: Decoded, total: int, max_fraction: float) -> None:
     if total and len(decoded.bad) / total > max_fraction:
         listing = "\n".join(f"  {p}: {r}" for p, r in list(decoded.bad.items())[:10])
@@ -103,7 +145,8 @@ def epoch_order(num_examples: int, global_batch: int, seed: int, epoch: int) -> 
 def train_batches(waves: Sequence[np.ndarray], labels: np.ndarray, *, global_batch: int,
                   clip_samples: int, seed: int, epoch: int, start_step: int = 0,
                   process_index: int = 0, process_count: int = 1) -> Iterator[dict]:
-    """This process's share of the epoch's batches, from `start_step` on: wave [b, N], label [b]."""
+    """This process's share of the epoch's batches, from `start_step` on: wave [b, N] (or
+    [b, T, D] precomputed frames), label [b]."""
     order = epoch_order(len(waves), global_batch, seed, epoch)
     local_batch = global_batch // process_count
     local = order.reshape(len(order), process_count, local_batch)[start_step:, process_index]
@@ -131,9 +174,11 @@ def eval_batches(waves: Sequence[np.ndarray], *, global_batch: int, clip_samples
     index = np.arange(steps * global_batch).reshape(steps, process_count, local_batch)
     local = index[:, process_index].reshape(-1)
 
+    frame_shape = waves[0].shape[1:] if len(waves) else ()  # () audio, (D,) precomputed frames
+
     def crops(i):
         if i >= len(waves):
-            return np.zeros((num_crops, clip_samples), np.float32), False
+            return np.zeros((num_crops, clip_samples, *frame_shape), np.float32), False
         return audio.eval_crops(waves[i], clip_samples, num_crops).astype(np.float32), True
 
     ds = tf.data.Dataset.from_tensor_slices(local.astype(np.int64))

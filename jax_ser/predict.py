@@ -38,6 +38,10 @@ class Predictor:
         if not config_path.exists():
             raise FileNotFoundError(f"{config_path} not found: is {workdir} a jax_ser training workdir?")
         self.config = ml_collections.ConfigDict(json.loads(config_path.read_text()))
+        if self.config.data.get("precomputed"):
+            raise ValueError(f"{workdir} was trained on precomputed encoder features "
+                             f"({self.config.data.precomputed}); label recordings with a model "
+                             "trained on audio, e.g. configs/wav2vec2_base_cls.py")
         self.run = train.Run(self.config)
         state = self.run.init(load_pretrained=False)
         ckpts = checkpoints.Checkpoints(workdir / "checkpoints", read_only=True)
@@ -94,7 +98,7 @@ def main(argv):
     input_pipeline.hide_gpus_from_tf()
     try:
         predictor = Predictor(FLAGS.workdir)
-    except FileNotFoundError as e:
+    except (FileNotFoundError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     out = open(FLAGS.output, "w") if FLAGS.output else sys.stdout

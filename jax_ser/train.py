@@ -112,14 +112,14 @@ def probabilities(logits, kind: str):
 
 def make_steps(config, model, class_weights):
     """The pure step functions: train_step(state, batch) and eval_step(state, wave)."""
-    feature_config = config.features.to_dict()
+    feature_config = input_pipeline.feature_config(config)
     dropout_key = jax.random.PRNGKey(config.seed + 1)
 
     def apply(state, params, feats, train, rng=None):
         variables = {"params": params, **state.model_state}
         mutable = list(state.model_state) if train and state.model_state else False
-        out = model.apply(variables, feats, train=train, rngs={"dropout": rng} if rng is not None else {},
-                          mutable=mutable)
+        rngs = {"dropout": rng, "mask": jax.random.fold_in(rng, 1)} if rng is not None else {}
+        out = model.apply(variables, feats, train=train, rngs=rngs, mutable=mutable)
         return out if mutable else (out, state.model_state)
 
     def train_step(state, batch):
@@ -142,15 +142,16 @@ def make_steps(config, model, class_weights):
         return new, {"loss": loss, "accuracy": accuracy, "finite": finite}
 
     def eval_step(state, wave):
-        b, k, n = wave.shape
-        logits, _ = apply(state, state.params, frontend(wave.reshape(b * k, n), feature_config), False)
+        b, k = wave.shape[:2]
+        feats = frontend(wave.reshape(b * k, *wave.shape[2:]), feature_config)
+        logits, _ = apply(state, state.params, feats, False)
         return probabilities(logits, config.train.loss).reshape(b, k, -1).mean(axis=1)
 
     return train_step, eval_step
 
 
-def init_state(config, model, tx, clip_samples: int) -> TrainState:
-    feats = frontend(jnp.zeros((1, clip_samples), jnp.float32), config.features.to_dict())
+def init_state(config, model, tx, input_shape: tuple[int, ...]) -> TrainState:
+    feats = frontend(jnp.zeros((1, *input_shape), jnp.float32), input_pipeline.feature_config(config))
     key = jax.random.PRNGKey(config.seed)
     variables = dict(model.init({"params": key, "dropout": key}, feats, train=False))
     params = variables.pop("params")
@@ -163,13 +164,14 @@ class Run:
     def __init__(self, config, *, steps_per_epoch: int = 1, class_weights=None):
         self.config = config
         self.class_names = labels.task_classes(config.data.task)
-        self.clip_samples = int(round(config.data.clip_seconds * config.data.sample_rate))
+        self.input_shape = input_pipeline.input_shape(config)
+        self.clip_samples = self.input_shape[0]  # crop length: samples, or precomputed frames
         self.model = models.build(config.model, num_classes=len(self.class_names))
         self.module = models.module(config.model.name)
         lr_scales = None
         if hasattr(self.module, "lr_scales"):
             abstract = jax.eval_shape(lambda: init_state(config, self.model, optax.identity(),
-                                                         self.clip_samples))
+                                                         self.input_shape))
             lr_scales = self.module.lr_scales(abstract.params, config.model)  # None: one group
         self.tx, self.schedule = make_optimizer(config.train, steps_per_epoch, lr_scales)
         self.mesh = jax.make_mesh((jax.device_count(),), ("data",),
@@ -186,7 +188,7 @@ class Run:
 
     def init(self, load_pretrained: bool = True) -> TrainState:
         """Fresh weights, then, with `model.init=pretrained`, the checkpoint's where it has them."""
-        init = jax.jit(lambda: init_state(self.config, self.model, self.tx, self.clip_samples),
+        init = jax.jit(lambda: init_state(self.config, self.model, self.tx, self.input_shape),
                        out_shardings=self.replicated)
         state = init()
         if load_pretrained and self.config.model.init == "pretrained":
@@ -239,7 +241,10 @@ def load_data(config):
                    "speaker-dependent and not comparable with speaker-independent results")
         log.warning(warning)
         print(warning, file=sys.stderr)
-    decoded = input_pipeline.decode(utterances, config.data)
+    if config.data.precomputed:
+        decoded = input_pipeline.load_precomputed(config.data.precomputed, utterances)
+    else:
+        decoded = input_pipeline.decode(utterances, config.data)
     input_pipeline.check_bad_fraction(decoded, len(utterances), config.data.max_bad_fraction)
     parts = {name: [u for u in getattr(split, name) if u.path in decoded.waves]
              for name in ("train", "val", "test")}

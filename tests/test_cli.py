@@ -14,14 +14,28 @@ from tests.e2e import cli_args, run_cli, tiny
     ("--config.train.lerning_rate=0.1", "lerning_rate"),
     ("--config.train.batch_size=lots", "batch_size"),
     ("--config.data.corpus=ravdes", "unknown corpus 'ravdes'"),
-    ("--config.model.name=resnot", "unknown model 'resnot'"),
-    ("--config.data.split=speaker", "config.data.split"),
 ])
-def test_bad_config_stops_before_any_work(tiny_corpus, tmp_path, override, message):
+def test_bad_config_stops_the_command_before_any_work(tiny_corpus, tmp_path, override, message):
     done = run_cli(cli_args(tiny_corpus, tmp_path / "w", override))
     assert done.returncode != 0
     assert message in done.stderr
     assert not (tmp_path / "w" / "checkpoints").exists()
+
+
+@pytest.mark.parametrize("key, value, message", [
+    ("model.name", "resnot", "unknown model 'resnot'"),
+    ("data.split", "speaker", "config.data.split"),
+    ("data.task", "ravdess9", "unknown task 'ravdess9'"),
+    ("features.name", "mfccs", "config.features.name"),
+    ("train.schedule", "cosine", "config.train.schedule"),
+    ("model.depth", 19, "config.model"),
+])
+def test_meaningless_values_are_named(key, value, message):
+    config = tiny_config.get_config()
+    section, field = key.split(".")
+    config[section][field] = value
+    with pytest.raises(config_lib.ConfigError, match=message):
+        config_lib.validate(config)
 
 
 def test_real_corpus_needs_its_root():

@@ -1,0 +1,22 @@
+"""wav2vec 2.0 base fine-tuned with a Query2Label head: the design card's main command.
+
+  python -m jax_ser.main --config configs/wav2vec2_q2l.py --workdir runs/wav2vec2_q2l
+
+On a real corpus add --config.data.corpus=ravdess --config.data.root=/path/to/RAVDESS.
+`model.checkpoint` is a local Hugging Face directory (config.json + model.safetensors or
+pytorch_model.bin) or, where there is a network, the hub id. Fetch it elsewhere with
+`huggingface-cli download facebook/wav2vec2-base --local-dir /models/wav2vec2-base` and pass
+--config.model.checkpoint=/models/wav2vec2-base. Without weights, --config.model.init=random trains the
+same architecture from scratch (slow on CPU; see README for measured speed).
+"""
+
+from jax_ser.config import base_config, fine_tuning
+
+
+def get_config():
+    model = dict(name="wav2vec2", checkpoint="facebook/wav2vec2-base", head="q2l",
+                 head_options=dict(num_layers=2, dim=256, num_heads=4, mlp_dim=512),
+                 weighted_layers=True, encoder_lr_scale=0.1, layer_lr_decay=0.9)
+    config = fine_tuning(base_config(model))
+    config.train.loss = "sigmoid"  # Query2Label's per-label binary cross-entropy
+    return config

@@ -1,0 +1,23 @@
+"""WavLM base+ frozen, weighted sum of its layers, deep MLP head with batch norm and dropout
+(the reports' "WavLM + classifier").
+
+  python -m jax_ser.main --config configs/wavlm_mlp.py --workdir runs/wavlm_mlp
+
+On a real corpus add --config.data.corpus=ravdess --config.data.root=/path/to/RAVDESS.
+`model.checkpoint` is a local Hugging Face directory (config.json + model.safetensors or
+pytorch_model.bin) or, where there is a network, the hub id. Fetch it elsewhere with
+`huggingface-cli download microsoft/wavlm-base-plus --local-dir /models/wavlm-base-plus` and pass
+--config.model.checkpoint=/models/wavlm-base-plus. Without weights, --config.model.init=random trains the
+same architecture from scratch (slow on CPU; see README for measured speed).
+"""
+
+from jax_ser.config import base_config, fine_tuning
+
+
+def get_config():
+    model = dict(name="wav2vec2", checkpoint="microsoft/wavlm-base-plus", head="mlp",
+                 head_options=dict(hidden=(512, 256), dropout=0.3), weighted_layers=True,
+                 freeze_encoder=True)
+    config = fine_tuning(base_config(model))
+    config.train.learning_rate = 1e-3
+    return config
