@@ -6,6 +6,7 @@ import signal
 import subprocess
 import time
 
+import ml_collections
 import numpy as np
 
 from jax_ser import labels, train
@@ -90,3 +91,18 @@ def test_two_simulated_devices_give_the_same_losses(trained, tiny_corpus, tmp_pa
     np.testing.assert_allclose(got["train_loss"], want["train_loss"], rtol=1e-5)
     np.testing.assert_allclose(got["val_nll"], want["val_nll"], rtol=1e-5)
     assert two["test"]["ua"] > 3 * CHANCE_UA
+
+
+def test_early_stopping_ends_the_run_after_patience_epochs(tiny_corpus, tmp_path):
+    """With a learning rate too small to move any float32 weight, and no batch statistics, the
+    validation score never improves after epoch 1, so patience 2 ends the run after epoch 3."""
+    config = tiny(tiny_corpus, **{"train.num_epochs": 8, "train.early_stopping_patience": 2,
+                                  "train.learning_rate": 1e-30, "train.schedule": "constant",
+                                  "train.warmup_epochs": 0.0, "train.progress_bar": False,
+                                  "train.checkpoint_every_steps": 0})
+    with config.unlocked():
+        config.model = ml_collections.ConfigDict(dict(name="lstm_dense", init="random", hidden=8,
+                                                      dense=(8, 8)))
+    results = train.train_and_evaluate(config, tmp_path)
+    assert results["stopped_early"] and results["epochs_run"] == 3 and results["best_epoch"] == 1
+    assert len({h["val_ua"] for h in results["history"]}) == 1
