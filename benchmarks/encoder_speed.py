@@ -55,8 +55,10 @@ def main():
 
     crops = run.to_global(wave[:, None])
     infer = seconds_per_call(lambda: run.eval_step(state, crops), args.repeats)
-    batch = {"wave": run.to_global(wave),
-             "label": run.to_global(rng.integers(0, 8, args.batch).astype(np.int32))}
+    batch = {
+        "wave": run.to_global(wave),
+        "label": run.to_global(rng.integers(0, 8, args.batch).astype(np.int32)),
+    }
     holder = {"state": state}
 
     def step():
@@ -64,9 +66,11 @@ def main():
         return metrics
 
     training = seconds_per_call(step, args.repeats)
-    print(f"device: {jax.devices()[0].device_kind} x{jax.device_count()}; model "
-          f"{config.model.checkpoint} ({params / 1e6:.1f}M parameters), batch {args.batch} x "
-          f"{args.seconds:g} s")
+    print(
+        f"device: {jax.devices()[0].device_kind} x{jax.device_count()}; model "
+        f"{config.model.checkpoint} ({params / 1e6:.1f}M parameters), batch {args.batch} x "
+        f"{args.seconds:g} s"
+    )
     print(f"inference: {audio_seconds / infer:8.1f} audio-s/s ({infer:.3f} s per batch)")
     print(f"training:  {audio_seconds / training:8.1f} audio-s/s ({training:.3f} s per step)")
 

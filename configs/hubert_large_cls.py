@@ -14,7 +14,9 @@ from jax_ser.config import base_config, fine_tuning
 
 
 def get_config():
-    model = dict(name="wav2vec2", checkpoint="facebook/hubert-large-ll60k", head="linear", remat=True)
+    model = dict(
+        name="wav2vec2", checkpoint="facebook/hubert-large-ll60k", head="linear", remat=True
+    )
     config = fine_tuning(base_config(model))
     config.train.batch_size = 8
     return config

@@ -12,8 +12,17 @@ from jax_ser.config import base_config
 
 
 def get_config():
-    config = base_config(model=dict(name="resnet", depth=18, width=64, in_channels=3, dropout=0.2,
-                                    checkpoint="resnet18-f37072fd.pth", freeze_stages=1))
+    config = base_config(
+        model=dict(
+            name="resnet",
+            depth=18,
+            width=64,
+            in_channels=3,
+            dropout=0.2,
+            checkpoint="resnet18-f37072fd.pth",
+            freeze_stages=1,
+        )
+    )
     config.model.init = "pretrained"
     config.features.n_mels = 128
     config.train.learning_rate = 3e-4

@@ -14,5 +14,6 @@ from jax_ser.config import base_config, fine_tuning
 
 
 def get_config():
-    return fine_tuning(base_config(dict(name="wav2vec2", checkpoint="facebook/wav2vec2-base",
-                                        head="linear")))
+    return fine_tuning(
+        base_config(dict(name="wav2vec2", checkpoint="facebook/wav2vec2-base", head="linear"))
+    )

@@ -14,9 +14,15 @@ from jax_ser.config import base_config, fine_tuning
 
 
 def get_config():
-    model = dict(name="wav2vec2", checkpoint="facebook/wav2vec2-base", head="q2l",
-                 head_options=dict(num_layers=2, dim=256, num_heads=4, mlp_dim=512),
-                 weighted_layers=True, encoder_lr_scale=0.1, layer_lr_decay=0.9)
+    model = dict(
+        name="wav2vec2",
+        checkpoint="facebook/wav2vec2-base",
+        head="q2l",
+        head_options=dict(num_layers=2, dim=256, num_heads=4, mlp_dim=512),
+        weighted_layers=True,
+        encoder_lr_scale=0.1,
+        layer_lr_decay=0.9,
+    )
     config = fine_tuning(base_config(model))
     config.train.loss = "sigmoid"  # Query2Label's per-label binary cross-entropy
     return config

@@ -15,9 +15,14 @@ from jax_ser.config import base_config, fine_tuning
 
 
 def get_config():
-    model = dict(name="wav2vec2", checkpoint="microsoft/wavlm-base-plus", head="mlp",
-                 head_options=dict(hidden=(512, 256), dropout=0.3), weighted_layers=True,
-                 freeze_encoder=True)
+    model = dict(
+        name="wav2vec2",
+        checkpoint="microsoft/wavlm-base-plus",
+        head="mlp",
+        head_options=dict(hidden=(512, 256), dropout=0.3),
+        weighted_layers=True,
+        freeze_encoder=True,
+    )
     config = fine_tuning(base_config(model))
     config.train.learning_rate = 1e-3
     return config

@@ -15,24 +15,34 @@ import orbax.checkpoint as ocp
 
 
 class Checkpoints:
-
     def __init__(self, directory: str | Path, *, read_only: bool = False):
         directory = Path(directory).resolve()
-        options = ocp.CheckpointManagerOptions(max_to_keep=1, create=not read_only,
-                                               read_only=read_only)
+        options = ocp.CheckpointManagerOptions(
+            max_to_keep=1, create=not read_only, read_only=read_only
+        )
         self.latest = ocp.CheckpointManager(directory / "latest", options=options)
         self.best = ocp.CheckpointManager(directory / "best", options=options)
 
     def save_latest(self, step: int, state, meta: dict) -> None:
-        self.latest.save(step, args=ocp.args.Composite(
-            state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave(meta)), force=True)
+        self.latest.save(
+            step,
+            args=ocp.args.Composite(
+                state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave(meta)
+            ),
+            force=True,
+        )
 
     def save_best(self, step: int, variables: dict, meta: dict) -> None:
-        self.best.save(step, args=ocp.args.Composite(
-            variables=ocp.args.StandardSave(variables), meta=ocp.args.JsonSave(meta)), force=True)
+        self.best.save(
+            step,
+            args=ocp.args.Composite(
+                variables=ocp.args.StandardSave(variables), meta=ocp.args.JsonSave(meta)
+            ),
+            force=True,
+        )
 
     def restore_latest(self, template):
-        """(state, meta) of the latest checkpoint, shaped and sharded like `template`; None if none."""
+        """(state, meta) of the latest checkpoint, shaped like `template`; None if there is none."""
         return self._restore(self.latest, "state", template)
 
     def restore_best(self, template):
@@ -44,8 +54,12 @@ class Checkpoints:
         if step is None:
             return None
         abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, template)
-        restored = manager.restore(step, args=ocp.args.Composite(
-            **{name: ocp.args.StandardRestore(abstract), "meta": ocp.args.JsonRestore()}))
+        restored = manager.restore(
+            step,
+            args=ocp.args.Composite(
+                **{name: ocp.args.StandardRestore(abstract), "meta": ocp.args.JsonRestore()}
+            ),
+        )
         return restored[name], restored["meta"]
 
     def wait(self) -> None:

@@ -1,6 +1,6 @@
 """The config schema every experiment shares, and the checks run before any work.
 
-Config files in `configs/` start from `base_config()` and set what differs. The returned ConfigDict is
+Config files in `configs/` start from `base_config()` and set what differs. The ConfigDict is
 locked, so a mistyped override (`--config.train.lerning_rate=...`) is refused by ml_collections
 before anything runs, and `validate` rejects values that are well-typed but meaningless.
 """
@@ -17,7 +17,9 @@ import ml_collections
 
 SCHEDULES = ("constant", "warmup_cosine", "exponential")
 SPLIT_FORMS = r"fold:\d+|loso:.+|session:\d+|random|final"
-HUB_ID = re.compile(r"[\w-]+/[\w.-]+")  # e.g. facebook/wav2vec2-base, fetched where there is network
+HUB_ID = re.compile(
+    r"[\w-]+/[\w.-]+"
+)  # e.g. facebook/wav2vec2-base, fetched where there is network
 
 
 class ConfigError(ValueError):
@@ -45,7 +47,9 @@ def base_config(model: dict) -> ml_collections.ConfigDict:
     c.data.max_bad_fraction = 0.05  # stop when more files than this share are unreadable
     c.data.cache_dir = ""  # "" = $JAX_SER_CACHE or ~/.cache/jax_ser
     c.data.num_workers = 2
-    c.data.precomputed = ""  # folder of jax_ser.extract_features output, to train on instead of audio
+    c.data.precomputed = (
+        ""  # folder of jax_ser.extract_features output, to train on instead of audio
+    )
 
     c.features = ml_collections.ConfigDict()
     c.features.name = "log_mel"
@@ -60,7 +64,9 @@ def base_config(model: dict) -> ml_collections.ConfigDict:
     c.features.top_db = 80.0
     c.features.normalize = "utterance"  # none | utterance | frequency
 
-    c.model = ml_collections.ConfigDict({"init": "random", **model_defaults(model["name"]), **model})
+    c.model = ml_collections.ConfigDict(
+        {"init": "random", **model_defaults(model["name"]), **model}
+    )
 
     c.train = ml_collections.ConfigDict()
     c.train.batch_size = 32  # global, over all devices and hosts
@@ -107,18 +113,25 @@ def model_defaults(name: str) -> dict:
         fields = dataclasses.fields(models.get(name))
     except ValueError:
         return {}  # unknown model: validate() names it
-    return {f.name: f.default for f in fields if f.name not in ("num_classes", "parent", "name")
-            and isinstance(f.default, (bool, int, float, str, tuple))}
+    return {
+        f.name: f.default
+        for f in fields
+        if f.name not in ("num_classes", "parent", "name")
+        and isinstance(f.default, (bool, int, float, str, tuple))
+    }
 
 
 def corpus_list(config) -> list[tuple[str, str]]:
     """(name, root) pairs from the comma-separated data.corpus and data.root."""
     names = [n.strip() for n in config.data.corpus.split(",") if n.strip()]
-    roots = [r.strip() for r in config.data.root.split(",")] if config.data.root else [""] * len(names)
+    roots = (
+        [r.strip() for r in config.data.root.split(",")] if config.data.root else [""] * len(names)
+    )
     if len(roots) != len(names):
         raise ConfigError(
-                f"config.data.root: {len(roots)} root(s) for {len(names)} corpora {names}; give one root "
-                "per corpus, comma-separated in the same order")
+            f"config.data.root: {len(roots)} root(s) for {len(names)} corpora {names}; one root "
+            "per corpus, comma-separated in the same order"
+        )
     return list(zip(names, roots))
 
 
@@ -130,24 +143,40 @@ def validate(config) -> None:
         raise ConfigError("config.data.corpus is empty")
     for name, root in corpus_list(config):
         if name not in corpora.NAMES:
-            raise ConfigError(f"config.data.corpus: unknown corpus {name!r}; known: {', '.join(corpora.NAMES)}")
+            raise ConfigError(
+                f"config.data.corpus: unknown corpus {name!r}; known: {', '.join(corpora.NAMES)}"
+            )
         if not root and name != "synthetic":
             raise ConfigError(
-                    f"config.data.root is required for corpus {name!r}: pass "
-                    f"--config.data.root=/path/to/{name} (the folder of the corpus's original layout)")
+                f"config.data.root is required for corpus {name!r}: pass "
+                f"--config.data.root=/path/to/{name} (the folder of the corpus's original layout)"
+            )
     if config.data.task not in labels.TASKS:
-        raise ConfigError(f"config.data.task: unknown task {config.data.task!r}; known: {', '.join(labels.TASKS)}")
+        raise ConfigError(
+            f"config.data.task: unknown task {config.data.task!r}; known: {', '.join(labels.TASKS)}"
+        )
     if not re.fullmatch(SPLIT_FORMS, config.data.split):
         raise ConfigError(
-                f"config.data.split: {config.data.split!r} is not one of fold:K, loso:SPEAKER, session:N, "
-                "random, final")
+            f"config.data.split: {config.data.split!r} is not fold:K, loso:SPEAKER, session:N, "
+            "random, final"
+        )
     if config.data.split == "random" and not config.data.allow_random_split:
         raise ConfigError(
-                "config.data.split=random mixes speakers between train and test; set "
-                "--config.data.allow_random_split=True to run it anyway")
-    _positive(config, "data.sample_rate", "data.clip_seconds", "data.eval_crops", "train.batch_size",
-                        "train.num_epochs", "train.learning_rate", "train.eval_batch_size", "features.n_fft",
-                        "features.hop_length")
+            "config.data.split=random mixes speakers between train and test; set "
+            "--config.data.allow_random_split=True to run it anyway"
+        )
+    _positive(
+        config,
+        "data.sample_rate",
+        "data.clip_seconds",
+        "data.eval_crops",
+        "train.batch_size",
+        "train.num_epochs",
+        "train.learning_rate",
+        "train.eval_batch_size",
+        "features.n_fft",
+        "features.hop_length",
+    )
     if not 0 <= config.data.max_bad_fraction <= 1:
         raise ConfigError("config.data.max_bad_fraction must lie in [0, 1]")
     try:
@@ -155,39 +184,55 @@ def validate(config) -> None:
     except ValueError as e:
         raise ConfigError(f"config.features.name: {e}") from None
     if bool(config.data.precomputed) != (config.features.name == "precomputed"):
-        raise ConfigError("config.data.precomputed (a folder of extracted features) and "
-                          "config.features.name=precomputed go together")
+        raise ConfigError(
+            "config.data.precomputed (a folder of extracted features) and "
+            "config.features.name=precomputed go together"
+        )
     if config.features.normalize not in ("none", "utterance", "frequency"):
-        raise ConfigError(f"config.features.normalize: {config.features.normalize!r} is not none, utterance "
-                                            "or frequency")
+        raise ConfigError(
+            f"config.features.normalize: {config.features.normalize!r} is not none, utterance "
+            "or frequency"
+        )
     if config.train.schedule not in SCHEDULES:
-        raise ConfigError(f"config.train.schedule: {config.train.schedule!r}; known: {', '.join(SCHEDULES)}")
+        raise ConfigError(
+            f"config.train.schedule: {config.train.schedule!r}; known: {', '.join(SCHEDULES)}"
+        )
     if config.train.loss not in ("softmax", "sigmoid"):
         raise ConfigError(f"config.train.loss: {config.train.loss!r} is not softmax or sigmoid")
     if config.train.optimizer not in ("adamw", "sgd"):
         raise ConfigError(f"config.train.optimizer: {config.train.optimizer!r} is not adamw or sgd")
     if config.train.select_metric not in ("ua", "wa", "macro_f1"):
-        raise ConfigError(f"config.train.select_metric: {config.train.select_metric!r} is not ua, wa or macro_f1")
+        raise ConfigError(
+            f"config.train.select_metric: {config.train.select_metric!r} is not ua, wa or macro_f1"
+        )
     try:  # builds and traces the model on one clip's features, without computing anything
         model = models.build(config.model, num_classes=2)
         feature_config = input_pipeline.feature_config(config)
         clip = input_pipeline.input_shape(config)[0]
-        shape = (1, features.num_frames(clip, feature_config), features.num_features(feature_config))
+        shape = (
+            1,
+            features.num_frames(clip, feature_config),
+            features.num_features(feature_config),
+        )
         jax.eval_shape(lambda: model.init(jax.random.key(0), jnp.zeros(shape), train=False))
     except (ValueError, TypeError) as e:
         raise ConfigError(f"config.model: {e}") from None
     can_load = hasattr(models.module(config.model.name), "load_pretrained")
-    if config.model.init not in ("random", "pretrained") or (config.model.init == "pretrained"
-                                                             and not can_load):
-        raise ConfigError(f"config.model.init: {config.model.init!r}; model {config.model.name!r} "
-                          f"supports: random{', pretrained' if can_load else ''}")
+    if config.model.init not in ("random", "pretrained") or (
+        config.model.init == "pretrained" and not can_load
+    ):
+        raise ConfigError(
+            f"config.model.init: {config.model.init!r}; model {config.model.name!r} "
+            f"supports: random{', pretrained' if can_load else ''}"
+        )
     if config.model.init == "pretrained":
         checkpoint = config.model.get("checkpoint", "")
         if not os.path.exists(os.path.expanduser(checkpoint)) and not HUB_ID.fullmatch(checkpoint):
             raise ConfigError(
                 f"config.model.checkpoint: {checkpoint!r} not found. Download the weights (README: "
                 "'Pretrained weights') and pass their local path, or train from scratch with "
-                "--config.model.init=random")
+                "--config.model.init=random"
+            )
 
 
 def _positive(config, *keys: str) -> None:

@@ -21,8 +21,9 @@ from ml_collections import config_flags
 
 from jax_ser import config as config_lib, input_pipeline, splits, train
 
-config_flags.DEFINE_config_file("config", None, "Experiment config file (configs/*.py).",
-                                lock_config=True)
+config_flags.DEFINE_config_file(
+    "config", None, "Experiment config file (configs/*.py).", lock_config=True
+)
 flags.DEFINE_string("workdir", None, "Folder holding one run folder per fold and seed.")
 flags.DEFINE_list("folds", [], "Fold indices to run; default: every fold of the corpus.")
 flags.DEFINE_list("seeds", [], "Seeds to run; default: the config's seed.")
@@ -49,31 +50,46 @@ def cross_validate(config, workdir: str | Path, folds=None, seeds=None) -> list[
             if finished.exists():
                 train.save_or_check_config(run_config, run_dir)
                 results = json.loads(finished.read_text())
-                print(f"fold {fold} seed {seed}: finished earlier, read {finished}", file=sys.stderr)
+                print(
+                    f"fold {fold} seed {seed}: finished earlier, read {finished}", file=sys.stderr
+                )
             else:
                 results = train.train_and_evaluate(run_config, run_dir)
-            rows.append({"fold": fold, "seed": seed,
-                         "test_speakers": " ".join(results["data"]["test_speakers"]),
-                         **{m: results["test"][m] for m in METRICS},
-                         "best_epoch": results["best_epoch"], "train_time_s": results["train_time_s"]})
+            rows.append(
+                {
+                    "fold": fold,
+                    "seed": seed,
+                    "test_speakers": " ".join(results["data"]["test_speakers"]),
+                    **{m: results["test"][m] for m in METRICS},
+                    "best_epoch": results["best_epoch"],
+                    "train_time_s": results["train_time_s"],
+                }
+            )
             write_tables(rows, workdir)
     return rows
 
 
 def write_tables(rows: list[dict], workdir: Path) -> str:
-    """summary.csv (one row per run) and summary.md (the same plus mean ± std); returns the Markdown."""
+    """summary.csv (a row per run) and summary.md (plus mean ± std); returns the Markdown."""
     workdir.mkdir(parents=True, exist_ok=True)
     with open(workdir / "summary.csv", "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
-    lines = ["| fold | seed | test speakers | UA | WA | macro-F1 | best epoch | time (s) |",
-             "|---:|---:|---|---:|---:|---:|---:|---:|"]
+    lines = [
+        "| fold | seed | test speakers | UA | WA | macro-F1 | best epoch | time (s) |",
+        "|---:|---:|---|---:|---:|---:|---:|---:|",
+    ]
     for r in rows:
-        lines.append(f"| {r['fold']} | {r['seed']} | {r['test_speakers']} | {r['ua']:.3f} | "
-                     f"{r['wa']:.3f} | {r['macro_f1']:.3f} | {r['best_epoch']} | {r['train_time_s']:.0f} |")
-    lines.append(f"| **mean ± std** | | {len(rows)} runs | " + " | ".join(
-        mean_std([r[m] for r in rows]) for m in METRICS) + " | | |")
+        lines.append(
+            f"| {r['fold']} | {r['seed']} | {r['test_speakers']} | {r['ua']:.3f} | "
+            f"{r['wa']:.3f} | {r['macro_f1']:.3f} | {r['best_epoch']} | {r['train_time_s']:.0f} |"
+        )
+    lines.append(
+        f"| **mean ± std** | | {len(rows)} runs | "
+        + " | ".join(mean_std([r[m] for r in rows]) for m in METRICS)
+        + " | | |"
+    )
     table = "\n".join(lines) + "\n"
     (workdir / "summary.md").write_text(table)
     return table

@@ -26,10 +26,13 @@ from ml_collections import config_flags
 from jax_ser import config as config_lib, input_pipeline, train
 from jax_ser.encoders.wav2vec2 import Encoder, feat_extract_output_lengths
 
-config_flags.DEFINE_config_file("config", None, "An encoder config (model.name = wav2vec2).",
-                                lock_config=True)
+config_flags.DEFINE_config_file(
+    "config", None, "An encoder config (model.name = wav2vec2).", lock_config=True
+)
 flags.DEFINE_string("output", None, "Folder for features.npz and meta.json.")
-flags.DEFINE_string("layer", "-1", "Transformer layer k (0 = input of the first, -1 = last) or 'cnn'.")
+flags.DEFINE_string(
+    "layer", "-1", "Transformer layer k (0 = input of the first, -1 = last) or 'cnn'."
+)
 flags.mark_flags_as_required(["config", "output"])
 FLAGS = flags.FLAGS
 
@@ -37,16 +40,20 @@ FLAGS = flags.FLAGS
 def extract(config, output: str | Path, layer: str = "-1") -> dict:
     config_lib.validate(config)
     if config.model.name != "wav2vec2":
-        raise config_lib.ConfigError(f"config.model.name: {config.model.name!r} is not an encoder "
-                                     "(extract_features needs model.name=wav2vec2)")
+        raise config_lib.ConfigError(
+            f"config.model.name: {config.model.name!r} is not an encoder "
+            "(extract_features needs model.name=wav2vec2)"
+        )
     run = train.Run(config)
     params = run.init().params["encoder"]
     encoder_config = run.model.encoder_config()
-    if layer != "cnn" and not (layer.lstrip("-").isdigit()
-                               and -encoder_config.num_hidden_layers - 1 <= int(layer)
-                               <= encoder_config.num_hidden_layers):
-        raise config_lib.ConfigError(f"--layer={layer}: give cnn or a layer in "
-                                     f"[-1, {encoder_config.num_hidden_layers}]")
+    if layer != "cnn" and not (
+        layer.lstrip("-").isdigit()
+        and -encoder_config.num_hidden_layers - 1 <= int(layer) <= encoder_config.num_hidden_layers
+    ):
+        raise config_lib.ConfigError(
+            f"--layer={layer}: give cnn or a layer in [-1, {encoder_config.num_hidden_layers}]"
+        )
     encoder = Encoder(encoder_config)
     if config.features.name != "waveform":
         raise config_lib.ConfigError("config.features.name must be waveform for an encoder")
@@ -67,22 +74,33 @@ def extract(config, output: str | Path, layer: str = "-1") -> dict:
         if config.features.normalize != "none":  # as features.normalize, over the utterance only
             wave = (wave - wave.mean()) / np.sqrt(wave.var() + 1e-5)
         padded = np.zeros(-(-len(wave) // second) * second, np.float32)  # whole seconds: few shapes
-        padded[:len(wave)] = wave
+        padded[: len(wave)] = wave
         frames = int(feat_extract_output_lengths(len(wave), encoder_config))
         mask = np.arange(len(padded)) < len(wave)  # padding unseen by attention and position conv
-        chunks.append(np.asarray(encode(params, padded[None], mask[None]))[0, :frames]
-                      .astype(np.float16))
+        chunks.append(
+            np.asarray(encode(params, padded[None], mask[None]))[0, :frames].astype(np.float16)
+        )
         paths.append(u.path)
     output = Path(output)
     output.mkdir(parents=True, exist_ok=True)
     lengths = np.array([len(c) for c in chunks])
-    np.savez(output / "features.npz", frames=np.concatenate(chunks),
-             offsets=np.concatenate([[0], np.cumsum(lengths)]), paths=np.array(paths, dtype=str))
+    np.savez(
+        output / "features.npz",
+        frames=np.concatenate(chunks),
+        offsets=np.concatenate([[0], np.cumsum(lengths)]),
+        paths=np.array(paths, dtype=str),
+    )
     stride = int(np.prod(encoder_config.conv_stride))
-    meta = {"dim": int(chunks[0].shape[-1]), "frame_rate": config.data.sample_rate / stride,
-            "layer": layer, "checkpoint": config.model.checkpoint, "init": config.model.init,
-            "corpus": config.data.corpus, "num_utterances": len(paths),
-            "skipped": decoded.bad}
+    meta = {
+        "dim": int(chunks[0].shape[-1]),
+        "frame_rate": config.data.sample_rate / stride,
+        "layer": layer,
+        "checkpoint": config.model.checkpoint,
+        "init": config.model.init,
+        "corpus": config.data.corpus,
+        "num_utterances": len(paths),
+        "skipped": decoded.bad,
+    }
     (output / "meta.json").write_text(json.dumps(meta, indent=2))
     return meta
 
@@ -96,8 +114,10 @@ def main(argv):
     except (config_lib.ConfigError, input_pipeline.DataError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    print(f"wrote {meta['num_utterances']} utterances of {meta['dim']}-dim layer-{meta['layer']} "
-          f"frames ({meta['frame_rate']:g} per second) to {FLAGS.output}")
+    print(
+        f"wrote {meta['num_utterances']} utterances of {meta['dim']}-dim layer-{meta['layer']} "
+        f"frames ({meta['frame_rate']:g} per second) to {FLAGS.output}"
+    )
     return 0
 
 

@@ -45,15 +45,19 @@ def cache_dir(data_config) -> Path:
 
 def decode(utterances: Sequence[Utterance], data_config) -> Decoded:
     """Decode and preprocess every utterance once; later calls read the cached result."""
-    settings = dict(sample_rate=data_config.sample_rate, trim_db=data_config.trim_db,
-                    normalize=data_config.normalize, version=CACHE_VERSION)
+    settings = dict(
+        sample_rate=data_config.sample_rate,
+        trim_db=data_config.trim_db,
+        normalize=data_config.normalize,
+        version=CACHE_VERSION,
+    )
     paths = sorted({u.path for u in utterances})
     key = hashlib.sha1(json.dumps([settings, [_file_id(p) for p in paths]]).encode()).hexdigest()
     path = cache_dir(data_config) / "waveforms" / f"{key[:20]}.npz"
     if path.exists():
         with np.load(path) as z:
             samples, offsets = z["audio"], z["offsets"]
-            waves = {str(p): samples[offsets[i]:offsets[i + 1]] for i, p in enumerate(z["paths"])}
+            waves = {str(p): samples[offsets[i] : offsets[i + 1]] for i, p in enumerate(z["paths"])}
             bad = dict(zip(z["bad_paths"].tolist(), z["bad_reasons"].tolist()))
         log.info("read %d decoded waveforms from cache %s", len(waves), path)
         for p, reason in bad.items():
@@ -62,17 +66,26 @@ def decode(utterances: Sequence[Utterance], data_config) -> Decoded:
 
     log.info("decoding %d files (cached afterwards in %s)", len(paths), path)
     trim_db = data_config.trim_db or None
-    loaded, bad = audio.load_many(paths, sample_rate=data_config.sample_rate,
-                                  normalize=data_config.normalize, trim_db=trim_db,
-                                  num_workers=data_config.num_workers)
+    loaded, bad = audio.load_many(
+        paths,
+        sample_rate=data_config.sample_rate,
+        normalize=data_config.normalize,
+        trim_db=trim_db,
+        num_workers=data_config.num_workers,
+    )
     waves = {p: w for p, w in zip(paths, loaded) if w is not None}
     good = list(waves)
     lengths = np.array([len(waves[p]) for p in good], dtype=np.int64)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(f".tmp{os.getpid()}.npz")
-    np.savez(tmp, audio=np.concatenate([waves[p] for p in good]) if good else np.zeros(0, np.float32),
-             offsets=np.concatenate([[0], np.cumsum(lengths)]), paths=np.array(good, dtype=str),
-             bad_paths=np.array(list(bad), dtype=str), bad_reasons=np.array(list(bad.values()), dtype=str))
+    np.savez(
+        tmp,
+        audio=np.concatenate([waves[p] for p in good]) if good else np.zeros(0, np.float32),
+        offsets=np.concatenate([[0], np.cumsum(lengths)]),
+        paths=np.array(good, dtype=str),
+        bad_paths=np.array(list(bad), dtype=str),
+        bad_reasons=np.array(list(bad.values()), dtype=str),
+    )
     os.replace(tmp, path)
     return Decoded(waves, bad)
 
@@ -89,8 +102,10 @@ def precomputed_meta(directory: str) -> dict:
     """meta.json of features written by jax_ser.extract_features: dim, frame_rate, layer, ..."""
     path = Path(directory).expanduser() / "meta.json"
     if not path.exists():
-        raise FileNotFoundError(f"{path} not found: write features first with "
-                                "python -m jax_ser.extract_features --output " + str(directory))
+        raise FileNotFoundError(
+            f"{path} not found: write features first with "
+            "python -m jax_ser.extract_features --output " + str(directory)
+        )
     return json.loads(path.read_text())
 
 
@@ -105,7 +120,7 @@ def load_precomputed(directory: str, utterances: Sequence[Utterance]) -> Decoded
         if i is None:
             bad[u.path] = f"no precomputed features in {directory}"
         else:
-            waves[u.path] = frames[offsets[i]:offsets[i + 1]].astype(np.float32)
+            waves[u.path] = frames[offsets[i] : offsets[i + 1]].astype(np.float32)
     for p, reason in bad.items():
         log.warning("skipping %s: %s", p, reason)
     return Decoded(waves, bad)
@@ -132,7 +147,8 @@ def check_bad_fraction(decoded: Decoded, total: int, max_fraction: float) -> Non
         listing = "\n".join(f"  {p}: {r}" for p, r in list(decoded.bad.items())[:10])
         raise DataError(
             f"{len(decoded.bad)} of {total} audio files could not be used, more than "
-            f"data.max_bad_fraction={max_fraction}:\n{listing}")
+            f"data.max_bad_fraction={max_fraction}:\n{listing}"
+        )
 
 
 def epoch_order(num_examples: int, global_batch: int, seed: int, epoch: int) -> np.ndarray:
@@ -142,9 +158,18 @@ def epoch_order(num_examples: int, global_batch: int, seed: int, epoch: int) -> 
     return np.resize(perm, steps * global_batch).reshape(steps, global_batch)
 
 
-def train_batches(waves: Sequence[np.ndarray], labels: np.ndarray, *, global_batch: int,
-                  clip_samples: int, seed: int, epoch: int, start_step: int = 0,
-                  process_index: int = 0, process_count: int = 1) -> Iterator[dict]:
+def train_batches(
+    waves: Sequence[np.ndarray],
+    labels: np.ndarray,
+    *,
+    global_batch: int,
+    clip_samples: int,
+    seed: int,
+    epoch: int,
+    start_step: int = 0,
+    process_index: int = 0,
+    process_count: int = 1,
+) -> Iterator[dict]:
     """This process's share of the epoch's batches, from `start_step` on: wave [b, N] (or
     [b, T, D] precomputed frames), label [b]."""
     order = epoch_order(len(waves), global_batch, seed, epoch)
@@ -158,16 +183,25 @@ def train_batches(waves: Sequence[np.ndarray], labels: np.ndarray, *, global_bat
         return audio.crop_or_pad(wave, clip_samples, offset).astype(np.float32), labels[i]
 
     ds = tf.data.Dataset.from_tensor_slices(local.reshape(-1).astype(np.int64))
-    ds = ds.map(lambda i: tf.numpy_function(crop, [i], (tf.float32, tf.int32)),
-                num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    ds = ds.map(
+        lambda i: tf.numpy_function(crop, [i], (tf.float32, tf.int32)),
+        num_parallel_calls=tf.data.AUTOTUNE,
+        deterministic=True,
+    )
     ds = ds.batch(local_batch, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
     for wave, label in ds.as_numpy_iterator():
         yield {"wave": wave, "label": label}
 
 
-def eval_batches(waves: Sequence[np.ndarray], *, global_batch: int, clip_samples: int,
-                 num_crops: int, process_index: int = 0,
-                 process_count: int = 1) -> Iterator[dict]:
+def eval_batches(
+    waves: Sequence[np.ndarray],
+    *,
+    global_batch: int,
+    clip_samples: int,
+    num_crops: int,
+    process_index: int = 0,
+    process_count: int = 1,
+) -> Iterator[dict]:
     """All utterances in order, padded to whole batches: wave [b, crops, N], mask [b]."""
     steps = -(-len(waves) // global_batch)
     local_batch = global_batch // process_count
@@ -182,8 +216,11 @@ def eval_batches(waves: Sequence[np.ndarray], *, global_batch: int, clip_samples
         return audio.eval_crops(waves[i], clip_samples, num_crops).astype(np.float32), True
 
     ds = tf.data.Dataset.from_tensor_slices(local.astype(np.int64))
-    ds = ds.map(lambda i: tf.numpy_function(crops, [i], (tf.float32, tf.bool)),
-                num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    ds = ds.map(
+        lambda i: tf.numpy_function(crops, [i], (tf.float32, tf.bool)),
+        num_parallel_calls=tf.data.AUTOTUNE,
+        deterministic=True,
+    )
     ds = ds.batch(local_batch).prefetch(tf.data.AUTOTUNE)
     for wave, mask in ds.as_numpy_iterator():
         yield {"wave": wave, "mask": mask}

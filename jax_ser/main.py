@@ -4,7 +4,6 @@ Any field can be overridden, e.g. `--config.data.corpus=ravdess --config.data.ro
 Running again on the same workdir resumes the run.
 """
 
-import json
 import sys
 
 from absl import app, flags, logging
@@ -12,8 +11,9 @@ from ml_collections import config_flags
 
 from jax_ser import config as config_lib, input_pipeline, train
 
-config_flags.DEFINE_config_file("config", None, "Experiment config file (configs/*.py).",
-                                lock_config=True)
+config_flags.DEFINE_config_file(
+    "config", None, "Experiment config file (configs/*.py).", lock_config=True
+)
 flags.DEFINE_string("workdir", None, "Folder for everything the run produces; resumes from it.")
 flags.mark_flags_as_required(["config", "workdir"])
 FLAGS = flags.FLAGS
@@ -33,16 +33,22 @@ def main(argv):
 
 
 def summary(results: dict, workdir: str) -> str:
-    lines = [f"split {results['split']}, best epoch {results['best_epoch']} of {results['epochs_run']}"]
+    lines = [
+        f"split {results['split']}, best epoch {results['best_epoch']} of {results['epochs_run']}"
+    ]
     for part in ("val", "test"):
         if part in results:
             r = results[part]
-            lines.append(f"{part:>5}: UA {r['ua']:.4f}  WA {r['wa']:.4f}  macro-F1 {r['macro_f1']:.4f}  "
-                         f"(n={r['n']})")
+            lines.append(
+                f"{part:>5}: UA {r['ua']:.4f}  WA {r['wa']:.4f}  macro-F1 {r['macro_f1']:.4f}  "
+                f"(n={r['n']})"
+            )
     bad = results["data"]["bad_files"]["count"]
     if bad:
         lines.append(f"skipped {bad} unreadable files (listed in metrics.json)")
-    lines.append(f"outputs in {workdir}: metrics.json, confusion_*.png, checkpoints/, tensorboard/, log.txt")
+    lines.append(
+        f"outputs in {workdir}: metrics.json, confusion_*.png, checkpoints/, tensorboard/, log.txt"
+    )
     return "\n".join(lines)
 
 

@@ -36,12 +36,16 @@ class Predictor:
         workdir = Path(workdir)
         config_path = workdir / "config.json"
         if not config_path.exists():
-            raise FileNotFoundError(f"{config_path} not found: is {workdir} a jax_ser training workdir?")
+            raise FileNotFoundError(
+                f"{config_path} not found: is {workdir} a jax_ser training workdir?"
+            )
         self.config = ml_collections.ConfigDict(json.loads(config_path.read_text()))
         if self.config.data.get("precomputed"):
-            raise ValueError(f"{workdir} was trained on precomputed encoder features "
-                             f"({self.config.data.precomputed}); label recordings with a model "
-                             "trained on audio, e.g. configs/wav2vec2_base_cls.py")
+            raise ValueError(
+                f"{workdir} was trained on precomputed encoder features "
+                f"({self.config.data.precomputed}); label recordings with a model "
+                "trained on audio, e.g. configs/wav2vec2_base_cls.py"
+            )
         self.run = train.Run(self.config)
         state = self.run.init(load_pretrained=False)
         ckpts = checkpoints.Checkpoints(workdir / "checkpoints", read_only=True)
@@ -71,14 +75,20 @@ class Predictor:
             window_probs = self.run.predict_probs(self.state, list(windows), num_crops=1)
             probs = window_probs.mean(axis=0)
             result["segments"] = [
-                {"start": round(s / data.sample_rate, 3),
-                 "end": round(min(s + clip, len(full)) / data.sample_rate, 3), **self._label(p)}
-                for s, p in zip(starts, window_probs)]
+                {
+                    "start": round(s / data.sample_rate, 3),
+                    "end": round(min(s + clip, len(full)) / data.sample_rate, 3),
+                    **self._label(p),
+                }
+                for s, p in zip(starts, window_probs)
+            ]
         return {**result, **self._label(probs)}
 
     def _label(self, probs: np.ndarray) -> dict:
-        return {"label": self.labels[int(np.argmax(probs))],
-                "probs": {c: round(float(p), 5) for c, p in zip(self.labels, probs)}}
+        return {
+            "label": self.labels[int(np.argmax(probs))],
+            "probs": {c: round(float(p), 5) for c, p in zip(self.labels, probs)},
+        }
 
 
 def expand(paths: list[str]) -> Iterator[str]:
@@ -113,9 +123,14 @@ def main(argv):
     finally:
         if out is not sys.stdout:
             out.close()
-    logging.info("labelled %d files (%d unreadable) on %s", count, errors, jax.devices()[0].platform)
+    logging.info(
+        "labelled %d files (%d unreadable) on %s", count, errors, jax.devices()[0].platform
+    )
     if FLAGS.output:
-        print(f"wrote {count} predictions ({errors} unreadable files) to {FLAGS.output}", file=sys.stderr)
+        print(
+            f"wrote {count} predictions ({errors} unreadable files) to {FLAGS.output}",
+            file=sys.stderr,
+        )
     return 0
 
 

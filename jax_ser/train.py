@@ -15,7 +15,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import flax
 import jax
 import jax.numpy as jnp
 import ml_collections
@@ -27,8 +26,17 @@ from flax.training import train_state
 from jax.experimental import multihost_utils
 from jax.sharding import NamedSharding, PartitionSpec as P
 
-from jax_ser import (checkpoints, config as config_lib, corpora, features, input_pipeline, labels,
-                     metrics, models, splits)
+from jax_ser import (
+    checkpoints,
+    config as config_lib,
+    corpora,
+    features,
+    input_pipeline,
+    labels,
+    metrics,
+    models,
+    splits,
+)
 
 log = logging.getLogger(__name__)
 
@@ -46,8 +54,9 @@ def frontend(waves: jax.Array, feature_config: dict) -> jax.Array:
     return features.normalize(feats, feature_config["normalize"])
 
 
-def make_optimizer(train_config, steps_per_epoch: int,
-                   lr_scales=None) -> tuple[optax.GradientTransformation, Any]:
+def make_optimizer(
+    train_config, steps_per_epoch: int, lr_scales=None
+) -> tuple[optax.GradientTransformation, Any]:
     """AdamW (or SGD) on a warm-up + decay schedule, with gradient clipping.
 
     `lr_scales`, a pytree of floats shaped like the parameters, gives parameter groups their own
@@ -58,31 +67,43 @@ def make_optimizer(train_config, steps_per_epoch: int,
     total = max(1, tc.num_epochs * steps_per_epoch)
     warmup = int(tc.warmup_epochs * steps_per_epoch)
     if tc.schedule == "warmup_cosine":
-        schedule = optax.warmup_cosine_decay_schedule(0.0, tc.learning_rate, warmup, max(total, warmup + 1))
+        schedule = optax.warmup_cosine_decay_schedule(
+            0.0, tc.learning_rate, warmup, max(total, warmup + 1)
+        )
     elif tc.schedule == "exponential":
-        schedule = optax.warmup_exponential_decay_schedule(0.0, tc.learning_rate, warmup,
-                                                           steps_per_epoch, tc.decay_rate)
+        schedule = optax.warmup_exponential_decay_schedule(
+            0.0, tc.learning_rate, warmup, steps_per_epoch, tc.decay_rate
+        )
     else:
         schedule = optax.join_schedules(
-            [optax.linear_schedule(0.0, tc.learning_rate, max(warmup, 1)),
-             optax.constant_schedule(tc.learning_rate)], [warmup])
+            [
+                optax.linear_schedule(0.0, tc.learning_rate, max(warmup, 1)),
+                optax.constant_schedule(tc.learning_rate),
+            ],
+            [warmup],
+        )
     decay_kernels_only = lambda params: jax.tree_util.tree_map_with_path(
-        lambda path, _: getattr(path[-1], "key", None) == "kernel", params)
+        lambda path, _: getattr(path[-1], "key", None) == "kernel", params
+    )
 
     def optimizer(scale: float):
         lr = schedule if scale == 1 else (lambda step: schedule(step) * scale)
         if tc.optimizer == "adamw":
             return optax.adamw(lr, weight_decay=tc.weight_decay, mask=decay_kernels_only)
-        return optax.chain(optax.add_decayed_weights(tc.weight_decay, decay_kernels_only),
-                           optax.sgd(lr, momentum=0.9, nesterov=True))
+        return optax.chain(
+            optax.add_decayed_weights(tc.weight_decay, decay_kernels_only),
+            optax.sgd(lr, momentum=0.9, nesterov=True),
+        )
 
     steps = []
     if lr_scales is None:
         opt = optimizer(1.0)
     else:
         labels_ = jax.tree.map(lambda scale: f"{float(scale):g}", lr_scales)
-        groups = {label: optax.set_to_zero() if float(label) == 0 else optimizer(float(label))
-                  for label in set(jax.tree.leaves(labels_))}
+        groups = {
+            label: optax.set_to_zero() if float(label) == 0 else optimizer(float(label))
+            for label in set(jax.tree.leaves(labels_))
+        }
         opt = optax.multi_transform(groups, labels_)
         steps.append(optax.masked(optax.set_to_zero(), jax.tree.map(lambda s: s == 0, lr_scales)))
     if tc.grad_clip_norm > 0:
@@ -126,18 +147,29 @@ def make_steps(config, model, class_weights):
         rng = jax.random.fold_in(dropout_key, state.step)
 
         def loss_fn(params):
-            logits, model_state = apply(state, params, frontend(batch["wave"], feature_config), True, rng)
-            loss = classification_loss(logits, batch["label"], class_weights,
-                                       config.train.label_smoothing, config.train.loss)
+            logits, model_state = apply(
+                state, params, frontend(batch["wave"], feature_config), True, rng
+            )
+            loss = classification_loss(
+                logits,
+                batch["label"],
+                class_weights,
+                config.train.label_smoothing,
+                config.train.loss,
+            )
             return loss, (logits, model_state)
 
-        (loss, (logits, model_state)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
+        (loss, (logits, model_state)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
+            state.params
+        )
         new = state.apply_gradients(grads=grads, model_state=model_state)
         finite = jnp.isfinite(loss) & jnp.isfinite(optax.global_norm(grads))
         keep = lambda a, b: jax.tree.map(lambda x, y: jnp.where(finite, x, y), a, b)
-        new = new.replace(params=keep(new.params, state.params),
-                          opt_state=keep(new.opt_state, state.opt_state),
-                          model_state=keep(new.model_state, state.model_state))
+        new = new.replace(
+            params=keep(new.params, state.params),
+            opt_state=keep(new.opt_state, state.opt_state),
+            model_state=keep(new.model_state, state.model_state),
+        )
         accuracy = jnp.mean(jnp.argmax(logits, -1) == batch["label"])
         return new, {"loss": loss, "accuracy": accuracy, "finite": finite}
 
@@ -151,7 +183,9 @@ def make_steps(config, model, class_weights):
 
 
 def init_state(config, model, tx, input_shape: tuple[int, ...]) -> TrainState:
-    feats = frontend(jnp.zeros((1, *input_shape), jnp.float32), input_pipeline.feature_config(config))
+    feats = frontend(
+        jnp.zeros((1, *input_shape), jnp.float32), input_pipeline.feature_config(config)
+    )
     key = jax.random.PRNGKey(config.seed)
     variables = dict(model.init({"params": key, "dropout": key}, feats, train=False))
     params = variables.pop("params")
@@ -170,33 +204,47 @@ class Run:
         self.module = models.module(config.model.name)
         lr_scales = None
         if hasattr(self.module, "lr_scales"):
-            abstract = jax.eval_shape(lambda: init_state(config, self.model, optax.identity(),
-                                                         self.input_shape))
+            abstract = jax.eval_shape(
+                lambda: init_state(config, self.model, optax.identity(), self.input_shape)
+            )
             lr_scales = self.module.lr_scales(abstract.params, config.model)  # None: one group
         self.tx, self.schedule = make_optimizer(config.train, steps_per_epoch, lr_scales)
-        self.mesh = jax.make_mesh((jax.device_count(),), ("data",),
-                                   axis_types=(jax.sharding.AxisType.Auto,))
+        self.mesh = jax.make_mesh(
+            (jax.device_count(),), ("data",), axis_types=(jax.sharding.AxisType.Auto,)
+        )
         self.replicated = NamedSharding(self.mesh, P())
         self.data_sharding = NamedSharding(self.mesh, P("data"))
         if class_weights is None:
             class_weights = np.ones(len(self.class_names), np.float32)
         train_step, eval_step = make_steps(config, self.model, jnp.asarray(class_weights))
-        self.train_step = jax.jit(train_step, in_shardings=(self.replicated, self.data_sharding),
-                                  out_shardings=(self.replicated, self.replicated), donate_argnums=0)
-        self.eval_step = jax.jit(eval_step, in_shardings=(self.replicated, self.data_sharding),
-                                 out_shardings=self.data_sharding)
+        self.train_step = jax.jit(
+            train_step,
+            in_shardings=(self.replicated, self.data_sharding),
+            out_shardings=(self.replicated, self.replicated),
+            donate_argnums=0,
+        )
+        self.eval_step = jax.jit(
+            eval_step,
+            in_shardings=(self.replicated, self.data_sharding),
+            out_shardings=self.data_sharding,
+        )
 
     def init(self, load_pretrained: bool = True) -> TrainState:
         """Fresh weights, then, with `model.init=pretrained`, the checkpoint's where it has them."""
-        init = jax.jit(lambda: init_state(self.config, self.model, self.tx, self.input_shape),
-                       out_shardings=self.replicated)
+        init = jax.jit(
+            lambda: init_state(self.config, self.model, self.tx, self.input_shape),
+            out_shardings=self.replicated,
+        )
         state = init()
         if load_pretrained and self.config.model.init == "pretrained":
             variables = self.module.load_pretrained(
-                {"params": state.params, **state.model_state}, self.config.model)
+                {"params": state.params, **state.model_state}, self.config.model
+            )
             params = variables.pop("params")
-            state = state.replace(params=jax.device_put(params, self.replicated),
-                                  model_state=jax.device_put(variables, self.replicated))
+            state = state.replace(
+                params=jax.device_put(params, self.replicated),
+                model_state=jax.device_put(variables, self.replicated),
+            )
         return state
 
     def to_global(self, local: np.ndarray) -> jax.Array:
@@ -207,12 +255,16 @@ class Run:
         global_batch = _round_up(self.config.train.eval_batch_size, jax.device_count())
         out = []
         for batch in input_pipeline.eval_batches(
-                waves, global_batch=global_batch, clip_samples=self.clip_samples,
-                num_crops=num_crops or self.config.data.eval_crops, process_index=jax.process_index(),
-                process_count=jax.process_count()):
+            waves,
+            global_batch=global_batch,
+            clip_samples=self.clip_samples,
+            num_crops=num_crops or self.config.data.eval_crops,
+            process_index=jax.process_index(),
+            process_count=jax.process_count(),
+        ):
             probs = self.eval_step(state, self.to_global(batch["wave"]))
             out.append(np.asarray(multihost_utils.process_allgather(probs, tiled=True)))
-        return np.concatenate(out)[:len(waves)] if out else np.zeros((0, len(self.class_names)))
+        return np.concatenate(out)[: len(waves)] if out else np.zeros((0, len(self.class_names)))
 
 
 def _round_up(x: int, m: int) -> int:
@@ -226,19 +278,28 @@ def read_utterances(config) -> list[corpora.Utterance]:
         utterances += corpora.read(name, root or None)
     utterances = labels.apply_task(utterances, config.data.task)
     if not utterances:
-        raise input_pipeline.DataError(f"no utterances of task {config.data.task} in {config.data.corpus}")
+        raise input_pipeline.DataError(
+            f"no utterances of task {config.data.task} in {config.data.corpus}"
+        )
     return utterances
 
 
 def load_data(config):
     """Corpora -> task labels -> split -> decoded waveforms, with the bad files counted."""
     utterances = read_utterances(config)
-    split = splits.make_split(utterances, config.data.split, fold_size=config.data.fold_size,
-                              val_speakers=config.data.val_speakers, seed=config.seed,
-                              allow_random=config.data.allow_random_split)
+    split = splits.make_split(
+        utterances,
+        config.data.split,
+        fold_size=config.data.fold_size,
+        val_speakers=config.data.val_speakers,
+        seed=config.seed,
+        allow_random=config.data.allow_random_split,
+    )
     if not split.speaker_independent:
-        warning = ("WARNING: split 'random' shares speakers between train and test; its numbers are "
-                   "speaker-dependent and not comparable with speaker-independent results")
+        warning = (
+            "WARNING: split 'random' shares speakers between train and test; its numbers are "
+            "speaker-dependent and not comparable with speaker-independent results"
+        )
         log.warning(warning)
         print(warning, file=sys.stderr)
     if config.data.precomputed:
@@ -246,8 +307,10 @@ def load_data(config):
     else:
         decoded = input_pipeline.decode(utterances, config.data)
     input_pipeline.check_bad_fraction(decoded, len(utterances), config.data.max_bad_fraction)
-    parts = {name: [u for u in getattr(split, name) if u.path in decoded.waves]
-             for name in ("train", "val", "test")}
+    parts = {
+        name: [u for u in getattr(split, name) if u.path in decoded.waves]
+        for name in ("train", "val", "test")
+    }
     if not parts["train"]:
         raise input_pipeline.DataError(f"split {config.data.split} leaves no training utterances")
     return split, parts, decoded
@@ -269,26 +332,47 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     targets = {k: np.array([index[u.label] for u in v], np.int32) for k, v in parts.items()}
     for name, part in parts.items():
         speakers = sorted({u.speaker_key for u in part})
-        log.info("%s: %d utterances, %d speakers %s", name, len(part), len(speakers),
-                     " ".join(speakers) if len(speakers) <= 12 else "")
+        log.info(
+            "%s: %d utterances, %d speakers %s",
+            name,
+            len(part),
+            len(speakers),
+            " ".join(speakers) if len(speakers) <= 12 else "",
+        )
 
     tc = config.train
     if tc.batch_size % jax.process_count() or tc.batch_size % jax.device_count():
-        raise config_lib.ConfigError(f"config.train.batch_size={tc.batch_size} must divide over "
-                                     f"{jax.device_count()} devices")
+        raise config_lib.ConfigError(
+            f"config.train.batch_size={tc.batch_size} must divide over {jax.device_count()} devices"
+        )
     steps_per_epoch = max(1, len(waves["train"]) // tc.batch_size)
     counts = np.bincount(targets["train"], minlength=len(class_names)).astype(np.float32)
-    class_weights = (counts.sum() / np.maximum(counts, 1) / np.count_nonzero(counts)
-                     if tc.class_weights else None)
+    class_weights = (
+        counts.sum() / np.maximum(counts, 1) / np.count_nonzero(counts)
+        if tc.class_weights
+        else None
+    )
     run = Run(config, steps_per_epoch=steps_per_epoch, class_weights=class_weights)
     state = run.init()
     num_params = int(sum(x.size for x in jax.tree.leaves(state.params)))
-    log.info("model %s: %s parameters; %d steps per epoch of %d", config.model.name,
-                 f"{num_params:,}", steps_per_epoch, tc.batch_size)
+    log.info(
+        "model %s: %s parameters; %d steps per epoch of %d",
+        config.model.name,
+        f"{num_params:,}",
+        steps_per_epoch,
+        tc.batch_size,
+    )
 
     ckpts = checkpoints.Checkpoints(workdir / "checkpoints")
-    meta = {"history": [], "best_score": None, "best_epoch": None, "epochs_since_best": 0,
-            "stopped_early": False, "nan_streak": 0, "epoch_sums": {}}
+    meta = {
+        "history": [],
+        "best_score": None,
+        "best_epoch": None,
+        "epochs_since_best": 0,
+        "stopped_early": False,
+        "nan_streak": 0,
+        "epoch_sums": {},
+    }
     restored = ckpts.restore_latest(state)
     if restored is not None:
         state, meta = restored
@@ -302,19 +386,33 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
         if first == 0:  # sums over the epoch's finite steps, checkpointed with a mid-epoch save
             meta["epoch_sums"] = {"loss": 0.0, "accuracy": 0.0, "steps": 0}
         sums, recent = meta["epoch_sums"], []
-        bar = tqdm.tqdm(total=steps_per_epoch, initial=first, desc=f"epoch {epoch + 1}/{tc.num_epochs}",
-                        disable=not show_bar, leave=False, dynamic_ncols=True)
+        bar = tqdm.tqdm(
+            total=steps_per_epoch,
+            initial=first,
+            desc=f"epoch {epoch + 1}/{tc.num_epochs}",
+            disable=not show_bar,
+            leave=False,
+            dynamic_ncols=True,
+        )
         for batch in input_pipeline.train_batches(
-                waves["train"], targets["train"], global_batch=tc.batch_size,
-                clip_samples=run.clip_samples, seed=config.seed, epoch=epoch, start_step=first,
-                process_index=jax.process_index(), process_count=jax.process_count()):
+            waves["train"],
+            targets["train"],
+            global_batch=tc.batch_size,
+            clip_samples=run.clip_samples,
+            seed=config.seed,
+            epoch=epoch,
+            start_step=first,
+            process_index=jax.process_index(),
+            process_count=jax.process_count(),
+        ):
             state, m = run.train_step(state, {k: run.to_global(v) for k, v in batch.items()})
             m = jax.device_get(m)
             meta["nan_streak"] = 0 if m["finite"] else meta["nan_streak"] + 1
             if meta["nan_streak"] >= tc.max_nan_steps:
                 raise FloatingPointError(
                     f"{meta['nan_streak']} consecutive non-finite losses at step {int(state.step)}; "
-                    "lower train.learning_rate or check the input features")
+                    "lower train.learning_rate or check the input features"
+                )
             if m["finite"]:
                 sums["loss"] += float(m["loss"])
                 sums["accuracy"] += float(m["accuracy"])
@@ -323,19 +421,26 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
             bar.update(1)
             bar.set_postfix(loss=f"{np.mean(recent) if recent else float('nan'):.3f}")
             step = int(state.step)
-            if tc.checkpoint_every_steps and step % tc.checkpoint_every_steps == 0 \
-                    and step % steps_per_epoch:
+            if (
+                tc.checkpoint_every_steps
+                and step % tc.checkpoint_every_steps == 0
+                and step % steps_per_epoch
+            ):
                 ckpts.save_latest(step, state, meta)
         bar.close()
 
-        record = {"epoch": epoch + 1, "step": int(state.step),
-                  "train_loss": sums["loss"] / sums["steps"] if sums["steps"] else None,
-                  "train_accuracy": sums["accuracy"] / sums["steps"] if sums["steps"] else None,
-                  "learning_rate": float(run.schedule(int(state.step))),
-                  "epoch_time_s": round(time.time() - t_epoch, 2)}
+        record = {
+            "epoch": epoch + 1,
+            "step": int(state.step),
+            "train_loss": sums["loss"] / sums["steps"] if sums["steps"] else None,
+            "train_accuracy": sums["accuracy"] / sums["steps"] if sums["steps"] else None,
+            "learning_rate": float(run.schedule(int(state.step))),
+            "epoch_time_s": round(time.time() - t_epoch, 2),
+        }
         if parts["val"]:
-            val = metrics.classification_report(targets["val"], run.predict_probs(state, waves["val"]),
-                                                class_names)
+            val = metrics.classification_report(
+                targets["val"], run.predict_probs(state, waves["val"]), class_names
+            )
             record.update({f"val_{k}": val[k] for k in ("ua", "wa", "macro_f1", "nll")})
             score = val[tc.select_metric]
         else:
@@ -344,14 +449,21 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
         improved = meta["best_score"] is None or score > meta["best_score"]
         if improved:
             meta.update(best_score=score, best_epoch=epoch + 1, epochs_since_best=0)
-            ckpts.save_best(int(state.step), {"params": state.params, "model_state": state.model_state},
-                            {"epoch": epoch + 1, "score": score})
+            ckpts.save_best(
+                int(state.step),
+                {"params": state.params, "model_state": state.model_state},
+                {"epoch": epoch + 1, "score": score},
+            )
         else:
             meta["epochs_since_best"] += 1
-            if tc.early_stopping_patience and meta["epochs_since_best"] >= tc.early_stopping_patience:
+            if (
+                tc.early_stopping_patience
+                and meta["epochs_since_best"] >= tc.early_stopping_patience
+            ):
                 meta["stopped_early"] = True
-                log.info("early stopping: no validation gain for %d epochs",
-                             meta["epochs_since_best"])
+                log.info(
+                    "early stopping: no validation gain for %d epochs", meta["epochs_since_best"]
+                )
         ckpts.save_latest(int(state.step), state, meta)
         _log_epoch(record, tc.num_epochs, improved)
         with writer.as_default(step=int(state.step)):
@@ -363,27 +475,45 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     ckpts.wait()
     best, best_meta = ckpts.restore_best({"params": state.params, "model_state": state.model_state})
     state = state.replace(params=best["params"], model_state=best["model_state"])
-    results = {"split": split.name, "speaker_independent": split.speaker_independent,
-               "best_epoch": meta["best_epoch"], "epochs_run": len(meta["history"]),
-               "stopped_early": meta["stopped_early"]}
+    results = {
+        "split": split.name,
+        "speaker_independent": split.speaker_independent,
+        "best_epoch": meta["best_epoch"],
+        "epochs_run": len(meta["history"]),
+        "stopped_early": meta["stopped_early"],
+    }
     for name in ("val", "test"):
         if parts[name]:
-            report = metrics.classification_report(targets[name],
-                                                   run.predict_probs(state, waves[name]), class_names)
+            report = metrics.classification_report(
+                targets[name], run.predict_probs(state, waves[name]), class_names
+            )
             results[name] = report
             if jax.process_index() == 0:
                 metrics.plot_confusion_matrix(
-                    np.array(report["confusion_matrix"]), class_names,
+                    np.array(report["confusion_matrix"]),
+                    class_names,
                     workdir / f"confusion_{name}.png",
-                    title=f"{name}: UA {report['ua']:.3f}, WA {report['wa']:.3f} ({split.name})")
-    bad_here = {u.path: decoded.bad[u.path] for part in (split.train, split.val, split.test)
-                for u in part if u.path in decoded.bad}
+                    title=f"{name}: UA {report['ua']:.3f}, WA {report['wa']:.3f} ({split.name})",
+                )
+    bad_here = {
+        u.path: decoded.bad[u.path]
+        for part in (split.train, split.val, split.test)
+        for u in part
+        if u.path in decoded.bad
+    }
     results["data"] = {
-        "corpus": config.data.corpus, "task": config.data.task, "classes": list(class_names),
+        "corpus": config.data.corpus,
+        "task": config.data.task,
+        "classes": list(class_names),
         **{f"num_{k}": len(v) for k, v in parts.items()},
         **{f"{k}_speakers": sorted({u.speaker_key for u in v}) for k, v in parts.items()},
-        "bad_files": {"count": len(bad_here), "files": bad_here}}
-    results["model"] = {"name": config.model.name, "init": config.model.init, "num_params": num_params}
+        "bad_files": {"count": len(bad_here), "files": bad_here},
+    }
+    results["model"] = {
+        "name": config.model.name,
+        "init": config.model.init,
+        "num_params": num_params,
+    }
     results["history"] = meta["history"]
     results["train_time_s"] = round(time.time() - t_start, 1)
     results["devices"] = [str(d) for d in jax.devices()]
@@ -398,8 +528,10 @@ def _log_epoch(record: dict, num_epochs: int, improved: bool) -> None:
     if record["train_loss"] is not None:
         parts.append(f"train loss {record['train_loss']:.3f} acc {record['train_accuracy']:.3f}")
     if "val_ua" in record:
-        parts.append(f"val UA {record['val_ua']:.3f} WA {record['val_wa']:.3f} "
-                     f"F1 {record['val_macro_f1']:.3f}" + (" *" if improved else ""))
+        parts.append(
+            f"val UA {record['val_ua']:.3f} WA {record['val_wa']:.3f} "
+            f"F1 {record['val_macro_f1']:.3f}" + (" *" if improved else "")
+        )
     parts.append(f"{record['epoch_time_s']:.1f}s")
     log.info(" | ".join(parts))
 
@@ -416,9 +548,11 @@ def _log_to_file(path: Path) -> None:
     console = logging.StreamHandler(sys.stderr)
     console.setFormatter(logging.Formatter("%(asctime)s %(levelname).1s %(message)s", "%H:%M:%S"))
     file_format = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for logger, handler, level in ((ours, console, logging.INFO),
-                                   (ours, logging.FileHandler(path), logging.INFO),
-                                   (root, logging.FileHandler(path), logging.WARNING)):
+    for logger, handler, level in (
+        (ours, console, logging.INFO),
+        (ours, logging.FileHandler(path), logging.INFO),
+        (root, logging.FileHandler(path), logging.WARNING),
+    ):
         handler.jax_ser = True
         handler.setLevel(level)
         if handler is not console:
@@ -433,13 +567,13 @@ def save_or_check_config(config, workdir: Path) -> None:
     if path.exists():
         old = _flatten(json.loads(path.read_text()))
         # A key missing from the old config is a field the schema gained since: not a change.
-        changed = sorted(k for k in old
-                         if old[k] != new.get(k) and k not in RESUMABLE_CHANGES)
+        changed = sorted(k for k in old if old[k] != new.get(k) and k not in RESUMABLE_CHANGES)
         if changed:
             listing = ", ".join(f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in changed[:5])
             raise config_lib.ConfigError(
                 f"{workdir} holds a run with another config ({listing}); resume with the same config "
-                "or choose a new --workdir")
+                "or choose a new --workdir"
+            )
     path.write_text(config.to_json_best_effort(indent=2))
 
 

@@ -22,11 +22,27 @@ def tiny(corpus, **overrides):
 
 
 def cli_args(corpus, workdir, *extra):
-    return [sys.executable, "-m", "jax_ser.main", "--config", str(REPO / "tests" / "tiny_config.py"),
-            "--workdir", str(workdir), "--config.data.corpus=ravdess",
-            f"--config.data.root={corpus}", "--config.train.progress_bar=False", *extra]
+    return [
+        sys.executable,
+        "-m",
+        "jax_ser.main",
+        "--config",
+        str(REPO / "tests" / "tiny_config.py"),
+        "--workdir",
+        str(workdir),
+        "--config.data.corpus=ravdess",
+        f"--config.data.root={corpus}",
+        "--config.train.progress_bar=False",
+        *extra,
+    ]
 
 
 def run_cli(args, env=None, timeout=300):
-    return subprocess.run(args, cwd=REPO, capture_output=True, text=True, timeout=timeout,
-                          env={**os.environ, **(env or {})})
+    return subprocess.run(
+        args,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+    )

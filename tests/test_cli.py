@@ -10,11 +10,14 @@ from tests import tiny_config
 from tests.e2e import cli_args, run_cli, tiny
 
 
-@pytest.mark.parametrize("override, message", [
-    ("--config.train.lerning_rate=0.1", "lerning_rate"),
-    ("--config.train.batch_size=lots", "batch_size"),
-    ("--config.data.corpus=ravdes", "unknown corpus 'ravdes'"),
-])
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("--config.train.lerning_rate=0.1", "lerning_rate"),
+        ("--config.train.batch_size=lots", "batch_size"),
+        ("--config.data.corpus=ravdes", "unknown corpus 'ravdes'"),
+    ],
+)
 def test_bad_config_stops_the_command_before_any_work(tiny_corpus, tmp_path, override, message):
     done = run_cli(cli_args(tiny_corpus, tmp_path / "w", override))
     assert done.returncode != 0
@@ -22,14 +25,17 @@ def test_bad_config_stops_the_command_before_any_work(tiny_corpus, tmp_path, ove
     assert not (tmp_path / "w" / "checkpoints").exists()
 
 
-@pytest.mark.parametrize("key, value, message", [
-    ("model.name", "resnot", "unknown model 'resnot'"),
-    ("data.split", "speaker", "config.data.split"),
-    ("data.task", "ravdess9", "unknown task 'ravdess9'"),
-    ("features.name", "mfccs", "config.features.name"),
-    ("train.schedule", "cosine", "config.train.schedule"),
-    ("model.depth", 19, "config.model"),
-])
+@pytest.mark.parametrize(
+    "key, value, message",
+    [
+        ("model.name", "resnot", "unknown model 'resnot'"),
+        ("data.split", "speaker", "config.data.split"),
+        ("data.task", "ravdess9", "unknown task 'ravdess9'"),
+        ("features.name", "mfccs", "config.features.name"),
+        ("train.schedule", "cosine", "config.train.schedule"),
+        ("model.depth", 19, "config.model"),
+    ],
+)
 def test_meaningless_values_are_named(key, value, message):
     config = tiny_config.get_config()
     section, field = key.split(".")
@@ -65,8 +71,10 @@ def corpus_with_bad_files(tiny_corpus, tmp_path):
     root = tmp_path / "corpus"
     shutil.copytree(tiny_corpus, root)
     actor = root / "Actor_05"
-    bad = {actor / "03-01-03-01-01-01-05.wav": b"this is not audio",
-           actor / "03-01-04-01-01-01-05.wav": b""}
+    bad = {
+        actor / "03-01-03-01-01-01-05.wav": b"this is not audio",
+        actor / "03-01-04-01-01-01-05.wav": b"",
+    }
     for path, content in bad.items():
         path.write_bytes(content)
     truncated = actor / "03-01-05-01-01-01-05.wav"

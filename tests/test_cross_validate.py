@@ -18,34 +18,54 @@ def test_mean_std_is_the_sample_statistic():
 def test_finished_run_is_read_not_retrained(trained, tiny_corpus, tmp_path):
     workdir, results = trained
     shutil.copytree(workdir, tmp_path / "fold0_seed0")
-    rows = cross_validate.cross_validate(tiny(tiny_corpus, **{"train.progress_bar": False}),
-                                         tmp_path, folds=["0"])
+    rows = cross_validate.cross_validate(
+        tiny(tiny_corpus, **{"train.progress_bar": False}), tmp_path, folds=["0"]
+    )
     assert len(rows) == 1
     assert rows[0]["ua"] == results["test"]["ua"]
     assert rows[0]["test_speakers"] == "ravdess/01 ravdess/02"
     table = (tmp_path / "summary.md").read_text()
     assert f"{results['test']['ua']:.3f} ± 0.000" in table
-    assert (tmp_path / "summary.csv").read_text().startswith("fold,seed,test_speakers,ua,wa,macro_f1")
+    assert (
+        (tmp_path / "summary.csv").read_text().startswith("fold,seed,test_speakers,ua,wa,macro_f1")
+    )
 
 
 def test_another_config_in_a_finished_run_is_refused(trained, tiny_corpus, tmp_path):
     workdir, _ = trained
     shutil.copytree(workdir, tmp_path / "fold0_seed0")
     with pytest.raises(ValueError, match="train.learning_rate"):
-        cross_validate.cross_validate(tiny(tiny_corpus, **{"train.learning_rate": 0.1}), tmp_path,
-                                      folds=["0"])
+        cross_validate.cross_validate(
+            tiny(tiny_corpus, **{"train.learning_rate": 0.1}), tmp_path, folds=["0"]
+        )
 
 
 def test_parallel_launch_dry_run_prints_one_command_per_fold():
     done = subprocess.run(
-        ["bash", "launch/cross_validate_parallel.sh", "--dry-run", "--gpus", "0,1", "--folds", "0,1,2",
-         "configs/resnet18_mel.py", "runs/cv", "--config.seed=3"],
-        cwd=REPO, capture_output=True, text=True, timeout=60)
+        [
+            "bash",
+            "launch/cross_validate_parallel.sh",
+            "--dry-run",
+            "--gpus",
+            "0,1",
+            "--folds",
+            "0,1,2",
+            "configs/resnet18_mel.py",
+            "runs/cv",
+            "--config.seed=3",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 0, done.stderr
-    lines = [l for l in done.stdout.splitlines() if l.startswith("+ ")]
+    lines = [line for line in done.stdout.splitlines() if line.startswith("+ ")]
     assert len(lines) == 4
     for fold, gpu in ((0, 0), (1, 1), (2, 0)):
-        assert (f"CUDA_VISIBLE_DEVICES={gpu} python -m jax_ser.cross_validate --config "
-                f"configs/resnet18_mel.py --workdir runs/cv --folds={fold} --config.seed=3") in lines[fold]
+        assert (
+            f"CUDA_VISIBLE_DEVICES={gpu} python -m jax_ser.cross_validate --config "
+            f"configs/resnet18_mel.py --workdir runs/cv --folds={fold} --config.seed=3"
+        ) in lines[fold]
     assert lines[3].endswith("--folds=0,1,2 --config.seed=3")
     assert not (REPO / "runs" / "cv").exists()

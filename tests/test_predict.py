@@ -11,17 +11,30 @@ from jax_ser import corpora, labels
 from tests.e2e import run_cli
 
 
-def test_predict_reproduces_test_accuracy_and_handles_long_and_bad_files(trained, tiny_corpus,
-                                                                          tmp_path):
+def test_predict_reproduces_test_accuracy_and_handles_long_and_bad_files(
+    trained, tiny_corpus, tmp_path
+):
     workdir, results = trained
     test_files = [u for u in corpora.read("ravdess", str(tiny_corpus)) if u.speaker in ("01", "02")]
     long_wave = np.concatenate([sf.read(u.path, dtype="float32")[0] for u in test_files[:4]])
     sf.write(tmp_path / "long.wav", long_wave, 16000)
     (tmp_path / "broken.wav").write_bytes(b"RIFF....not audio at all")
     out = tmp_path / "preds.jsonl"
-    done = run_cli([sys.executable, "-m", "jax_ser.predict", "--workdir", str(workdir),
-                    str(tiny_corpus / "Actor_01"), str(tiny_corpus / "Actor_02"),
-                    str(tmp_path / "long.wav"), str(tmp_path / "broken.wav"), "--output", str(out)])
+    done = run_cli(
+        [
+            sys.executable,
+            "-m",
+            "jax_ser.predict",
+            "--workdir",
+            str(workdir),
+            str(tiny_corpus / "Actor_01"),
+            str(tiny_corpus / "Actor_02"),
+            str(tmp_path / "long.wav"),
+            str(tmp_path / "broken.wav"),
+            "--output",
+            str(out),
+        ]
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     lines = {json.loads(line)["path"]: json.loads(line) for line in out.read_text().splitlines()}
     assert len(lines) == len(test_files) + 2

@@ -17,7 +17,11 @@ def test_imagenet_weights_load_and_frozen_stages_stay_fixed(tmp_path):
     config = tiny_config.get_config()
     config.model.width = 64
     with config.unlocked():
-        config.model.in_channels, config.model.checkpoint, config.model.freeze_stages = 3, str(path), 1
+        config.model.in_channels, config.model.checkpoint, config.model.freeze_stages = (
+            3,
+            str(path),
+            1,
+        )
     config.model.init = "pretrained"
     config.train.schedule, config.train.warmup_epochs = "constant", 0.0
     config_lib.validate(config)
@@ -30,16 +34,20 @@ def test_imagenet_weights_load_and_frozen_stages_stay_fixed(tmp_path):
     before = jax.device_get(state.params)
 
     rng = np.random.default_rng(0)
-    batch = {"wave": rng.normal(size=(16, run.clip_samples)).astype(np.float32),
-             "label": rng.integers(0, 8, 16).astype(np.int32)}
+    batch = {
+        "wave": rng.normal(size=(16, run.clip_samples)).astype(np.float32),
+        "label": rng.integers(0, 8, 16).astype(np.int32),
+    }
     state, m = run.train_step(state, {k: run.to_global(v) for k, v in batch.items()})
     assert bool(m["finite"])
     after = jax.device_get(state.params)
     for frozen in ("conv1", "bn1", "layer1_0"):
         jax.tree.map(np.testing.assert_array_equal, after[frozen], before[frozen])
     for trained in ("layer2_0", "layer4_1", "fc"):
-        assert any(not np.array_equal(a, b) for a, b in zip(jax.tree.leaves(after[trained]),
-                                                            jax.tree.leaves(before[trained])))
+        assert any(
+            not np.array_equal(a, b)
+            for a, b in zip(jax.tree.leaves(after[trained]), jax.tree.leaves(before[trained]))
+        )
 
 
 def test_missing_weights_file_is_named_before_any_work(tmp_path):

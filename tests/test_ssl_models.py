@@ -54,8 +54,10 @@ def test_checkpoint_loads_and_only_unfrozen_parts_train(wavlm_checkpoint):
         np.testing.assert_array_equal(params[f"encoder/{key}"], value)
 
     rng = np.random.default_rng(0)
-    batch = {"wave": rng.normal(size=(8, run.clip_samples)).astype(np.float32),
-             "label": rng.integers(0, 8, 8).astype(np.int32)}
+    batch = {
+        "wave": rng.normal(size=(8, run.clip_samples)).astype(np.float32),
+        "label": rng.integers(0, 8, 8).astype(np.int32),
+    }
     state, m = run.train_step(state, {k: run.to_global(v) for k, v in batch.items()})
     assert bool(m["finite"])
     after = flat(state.params)
@@ -76,7 +78,7 @@ def test_layer_wise_decay_and_frozen_layers_set_learning_rate_factors(wavlm_chec
     config = load_config("wav2vec2_q2l", wavlm_checkpoint)
     scales = flat(run.module.lr_scales(jax.eval_shape(run.init).params, config.model))
     assert scales["encoder/encoder/layers_0/attention/q_proj/kernel"] == pytest.approx(0.1 * 0.9)
-    assert scales["encoder/feature_projection/projection/kernel"] == pytest.approx(0.1 * 0.9 ** 2)
+    assert scales["encoder/feature_projection/projection/kernel"] == pytest.approx(0.1 * 0.9**2)
 
 
 @pytest.mark.parametrize("name", CONFIGS)
@@ -86,8 +88,10 @@ def test_every_encoder_config_steps_from_scratch(name, wavlm_checkpoint):
     run = train.Run(config, steps_per_epoch=2)
     state = run.init()
     rng = np.random.default_rng(1)
-    batch = {"wave": rng.normal(size=(8, run.clip_samples)).astype(np.float32),
-             "label": rng.integers(0, 8, 8).astype(np.int32)}
+    batch = {
+        "wave": rng.normal(size=(8, run.clip_samples)).astype(np.float32),
+        "label": rng.integers(0, 8, 8).astype(np.int32),
+    }
     for _ in range(2):
         state, m = run.train_step(state, {k: run.to_global(v) for k, v in batch.items()})
         assert bool(m["finite"])
@@ -105,13 +109,16 @@ def test_design_card_command_trains_end_to_end(wavlm_checkpoint, tiny_corpus, tm
     results = train.train_and_evaluate(config, tmp_path)
     assert results["model"]["init"] == "pretrained"
     assert results["epochs_run"] == 1 and np.isfinite(results["history"][0]["train_loss"])
-    assert sum(sum(row) for row in results["test"]["confusion_matrix"]) == results["data"]["num_test"]
+    assert (
+        sum(sum(row) for row in results["test"]["confusion_matrix"]) == results["data"]["num_test"]
+    )
 
 
 def test_extracted_features_train_a_frame_model(tiny_corpus, tmp_path):
     checkpoint = tmp_path / "wav2vec2_large_style"  # layer-norm features: exact under padding
     torch_model("wav2vec2_large", conv_kernel=(10, 4, 4), conv_stride=(5, 4, 4)).save_pretrained(
-        checkpoint)  # 200 frames per second
+        checkpoint
+    )  # 200 frames per second
     config = load_config("wav2vec2_base_cls", checkpoint)
     config.data.corpus, config.data.root = "ravdess", str(tiny_corpus)
     meta = extract_features.extract(config, tmp_path / "feats", layer="1")
@@ -122,16 +129,19 @@ def test_extracted_features_train_a_frame_model(tiny_corpus, tmp_path):
     wave = input_pipeline.decode([utterance], config.data).waves[utterance.path]
     with np.load(tmp_path / "feats" / "features.npz") as z:
         i = list(z["paths"]).index(utterance.path)
-        stored = z["frames"][z["offsets"][i]:z["offsets"][i + 1]].astype(np.float32)
+        stored = z["frames"][z["offsets"][i] : z["offsets"][i + 1]].astype(np.float32)
     encoder_config, params = hf_checkpoint.load(checkpoint)
     normalized = (wave - wave.mean()) / np.sqrt(wave.var() + 1e-5)
-    expected = Encoder(encoder_config).apply({"params": params}, normalized[None])["hidden_states"][1][0]
+    expected = Encoder(encoder_config).apply({"params": params}, normalized[None])["hidden_states"][
+        1
+    ][0]
     np.testing.assert_allclose(stored, expected, atol=2e-2, rtol=1e-2)
 
     frame_model = tiny_config.get_config()
     with frame_model.unlocked():
-        frame_model.model = ml_collections.ConfigDict(dict(name="lstm_dense", init="random",
-                                                           hidden=32, dense=(32, 16)))
+        frame_model.model = ml_collections.ConfigDict(
+            dict(name="lstm_dense", init="random", hidden=32, dense=(32, 16))
+        )
     frame_model.data.corpus, frame_model.data.root = "ravdess", str(tiny_corpus)
     frame_model.data.precomputed, frame_model.features.name = str(tmp_path / "feats"), "precomputed"
     frame_model.data.clip_seconds = 0.5  # 100 frames

@@ -26,7 +26,15 @@ def test_workdir_holds_everything(trained):
     metrics = json.loads((workdir / "metrics.json").read_text())
     test = metrics["test"]
     assert test["labels"] == list(labels.task_classes("ravdess8"))
-    assert set(test) >= {"wa", "ua", "macro_f1", "per_class", "labels", "confusion_matrix", "roc_auc"}
+    assert set(test) >= {
+        "wa",
+        "ua",
+        "macro_f1",
+        "per_class",
+        "labels",
+        "confusion_matrix",
+        "roc_auc",
+    }
     assert np.array(test["confusion_matrix"]).sum() == test["n"] == metrics["data"]["num_test"]
     assert set(test["per_class"]["angry"]) == {"precision", "recall", "f1", "support"}
     # speaker-independent: the parts share no speaker
@@ -82,8 +90,10 @@ def test_two_simulated_devices_give_the_same_losses(trained, tiny_corpus, tmp_pa
     differences (1e-7) to ~1e-2 within a few epochs, so the first epoch is compared exactly: its
     18 steps' mean loss and the validation loss of the weights they produce."""
     _, reference = trained
-    done = run_cli(cli_args(tiny_corpus, tmp_path / "two"),
-                   env={"XLA_FLAGS": "--xla_force_host_platform_device_count=2"})
+    done = run_cli(
+        cli_args(tiny_corpus, tmp_path / "two"),
+        env={"XLA_FLAGS": "--xla_force_host_platform_device_count=2"},
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     two = json.loads((tmp_path / "two" / "metrics.json").read_text())
     assert len(two["devices"]) == 2 and len(reference["devices"]) == 1
@@ -96,13 +106,22 @@ def test_two_simulated_devices_give_the_same_losses(trained, tiny_corpus, tmp_pa
 def test_early_stopping_ends_the_run_after_patience_epochs(tiny_corpus, tmp_path):
     """With a learning rate too small to move any float32 weight, and no batch statistics, the
     validation score never improves after epoch 1, so patience 2 ends the run after epoch 3."""
-    config = tiny(tiny_corpus, **{"train.num_epochs": 8, "train.early_stopping_patience": 2,
-                                  "train.learning_rate": 1e-30, "train.schedule": "constant",
-                                  "train.warmup_epochs": 0.0, "train.progress_bar": False,
-                                  "train.checkpoint_every_steps": 0})
+    config = tiny(
+        tiny_corpus,
+        **{
+            "train.num_epochs": 8,
+            "train.early_stopping_patience": 2,
+            "train.learning_rate": 1e-30,
+            "train.schedule": "constant",
+            "train.warmup_epochs": 0.0,
+            "train.progress_bar": False,
+            "train.checkpoint_every_steps": 0,
+        },
+    )
     with config.unlocked():
-        config.model = ml_collections.ConfigDict(dict(name="lstm_dense", init="random", hidden=8,
-                                                      dense=(8, 8)))
+        config.model = ml_collections.ConfigDict(
+            dict(name="lstm_dense", init="random", hidden=8, dense=(8, 8))
+        )
     results = train.train_and_evaluate(config, tmp_path)
     assert results["stopped_early"] and results["epochs_run"] == 3 and results["best_epoch"] == 1
     assert len({h["val_ua"] for h in results["history"]}) == 1

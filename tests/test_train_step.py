@@ -30,6 +30,7 @@ def test_non_finite_batch_is_skipped_and_a_finite_one_updates():
     for name in ("conv1", "fc"):
         assert not np.array_equal(after[name]["kernel"], before[name]["kernel"]), name
 
+
 def test_losses_match_their_definitions():
     logits = jnp.array([[2.0, -1.0, 0.5], [0.1, 0.2, 3.0]])
     labels = jnp.array([0, 2])
@@ -40,7 +41,8 @@ def test_losses_match_their_definitions():
     sigmoid = train.classification_loss(logits, labels, ones, 0.0, "sigmoid")
     targets = jax.nn.one_hot(labels, 3)
     np.testing.assert_allclose(
-        sigmoid, optax.sigmoid_binary_cross_entropy(logits, targets).sum(-1).mean(), rtol=1e-6)
+        sigmoid, optax.sigmoid_binary_cross_entropy(logits, targets).sum(-1).mean(), rtol=1e-6
+    )
     # class weights: only the weighted example's loss counts when the other weighs 0
     weighted = train.classification_loss(logits, labels, jnp.array([1.0, 1.0, 0.0]), 0.0, "softmax")
     np.testing.assert_allclose(weighted, -jax.nn.log_softmax(logits)[0, 0], rtol=1e-6)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import json
 import os
 import re
 from typing import Any
@@ -27,10 +26,24 @@ from jax_ser import heads
 from jax_ser.encoders import hf_checkpoint
 from jax_ser.encoders.wav2vec2 import Encoder, EncoderConfig
 
-_BASE = dict(hidden_size=768, num_hidden_layers=12, num_attention_heads=12, intermediate_size=3072,
-             feat_extract_norm="group", do_stable_layer_norm=False, conv_bias=False)
-_LARGE = dict(hidden_size=1024, num_hidden_layers=24, num_attention_heads=16, intermediate_size=4096,
-              feat_extract_norm="layer", do_stable_layer_norm=True, conv_bias=True)
+_BASE = dict(
+    hidden_size=768,
+    num_hidden_layers=12,
+    num_attention_heads=12,
+    intermediate_size=3072,
+    feat_extract_norm="group",
+    do_stable_layer_norm=False,
+    conv_bias=False,
+)
+_LARGE = dict(
+    hidden_size=1024,
+    num_hidden_layers=24,
+    num_attention_heads=16,
+    intermediate_size=4096,
+    feat_extract_norm="layer",
+    do_stable_layer_norm=True,
+    conv_bias=True,
+)
 # Architectures of the usual checkpoints (their config.json), for init=random without a download.
 PRESETS = {
     "facebook/wav2vec2-base": dict(_BASE, model_type="wav2vec2"),
@@ -73,27 +86,36 @@ class Model(nn.Module):
 
     def encoder_config(self) -> EncoderConfig:
         config = encoder_config(self.checkpoint)
-        overrides = {k: v for k, v in (("mask_time_prob", self.mask_time_prob),
-                                       ("layerdrop", self.layerdrop)) if v >= 0}
+        overrides = {
+            k: v
+            for k, v in (("mask_time_prob", self.mask_time_prob), ("layerdrop", self.layerdrop))
+            if v >= 0
+        }
         return dataclasses.replace(config, **overrides)
 
     @nn.compact
     def __call__(self, feats, train: bool = False):
         config = self.encoder_config()
-        out = Encoder(config, dtype=jnp.dtype(self.dtype), remat=self.remat,
-                      freeze_feature_encoder=self.freeze_feature_encoder, name="encoder")(
-            feats[..., 0], train=train and not self.freeze_encoder)
+        out = Encoder(
+            config,
+            dtype=jnp.dtype(self.dtype),
+            remat=self.remat,
+            freeze_feature_encoder=self.freeze_feature_encoder,
+            name="encoder",
+        )(feats[..., 0], train=train and not self.freeze_encoder)
         hidden = out["hidden_states"]
         if self.weighted_layers:
             weights = self.param("layer_weights", nn.initializers.zeros, (len(hidden),))
-            frames = jnp.einsum("l,lbtd->btd", jax.nn.softmax(weights),
-                                jnp.stack(hidden).astype(jnp.float32))
+            frames = jnp.einsum(
+                "l,lbtd->btd", jax.nn.softmax(weights), jnp.stack(hidden).astype(jnp.float32)
+            )
         else:
             frames = hidden[self.layer].astype(jnp.float32)
         if self.freeze_encoder:
             frames = jax.lax.stop_gradient(frames)
-        head = heads.build_head(self.head, self.num_classes, name="head",
-                                **dict(self.head_options or {}))
+        head = heads.build_head(
+            self.head, self.num_classes, name="head", **dict(self.head_options or {})
+        )
         return head(frames, out["frame_mask"], train=train)
 
 
@@ -116,16 +138,21 @@ def load_pretrained(variables: dict, model_config) -> dict:
         else:
             params[key] = jnp.asarray(source, value.dtype)
     if missing or wrong:
-        raise ValueError(f"checkpoint {model_config.checkpoint} does not fit the model: missing "
-                         f"{missing[:5]}, wrong shapes {wrong[:5]}")
+        raise ValueError(
+            f"checkpoint {model_config.checkpoint} does not fit the model: missing "
+            f"{missing[:5]}, wrong shapes {wrong[:5]}"
+        )
     return {**variables, "params": traverse_util.unflatten_dict(params, sep="/")}
 
 
 def lr_scales(params, model_config):
     """Per-parameter learning-rate factors: 0 where frozen, the encoder factor times layer-wise
     decay inside the encoder, 1 for the head; None when every factor is 1."""
-    num_layers = len(params["encoder"]["encoder"]["layers"]) if "layers" in params["encoder"][
-        "encoder"] else sum(1 for k in params["encoder"]["encoder"] if k.startswith("layers_"))
+    num_layers = (
+        len(params["encoder"]["encoder"]["layers"])
+        if "layers" in params["encoder"]["encoder"]
+        else sum(1 for k in params["encoder"]["encoder"] if k.startswith("layers_"))
+    )
     get = lambda name, default: model_config.get(name, default)
     freeze_all, freeze_layers = get("freeze_encoder", False), get("freeze_layers", 0)
     freeze_cnn = get("freeze_feature_encoder", True) or freeze_layers > 0
@@ -136,8 +163,9 @@ def lr_scales(params, model_config):
             return 1.0
         if freeze_all or (keys[1] == "feature_extractor" and freeze_cnn):
             return 0.0
-        layer = next((int(m.group(1)) + 1 for k in keys if (m := re.fullmatch(r"layers_(\d+)", k))),
-                     0)  # 0: below the transformer layers
+        layer = next(
+            (int(m.group(1)) + 1 for k in keys if (m := re.fullmatch(r"layers_(\d+)", k))), 0
+        )  # 0: below the transformer layers
         if layer <= freeze_layers and freeze_layers > 0:
             return 0.0
         return get("encoder_lr_scale", 1.0) * get("layer_lr_decay", 1.0) ** (num_layers - layer)
