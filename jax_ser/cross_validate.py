@@ -21,14 +21,6 @@ from ml_collections import config_flags
 
 from jax_ser import config as config_lib, input_pipeline, splits, train
 
-config_flags.DEFINE_config_file(
-    "config", None, "Experiment config file (configs/*.py).", lock_config=True
-)
-flags.DEFINE_string("workdir", None, "Folder holding one run folder per fold and seed.")
-flags.DEFINE_list("folds", [], "Fold indices to run; default: every fold of the corpus.")
-flags.DEFINE_list("seeds", [], "Seeds to run; default: the config's seed.")
-flags.mark_flags_as_required(["config", "workdir"])
-FLAGS = flags.FLAGS
 
 METRICS = ("ua", "wa", "macro_f1")
 
@@ -106,14 +98,28 @@ def main(argv):
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
     logging.set_verbosity(logging.WARNING)
     try:
-        rows = cross_validate(FLAGS.config, FLAGS.workdir, FLAGS.folds, FLAGS.seeds)
+        rows = cross_validate(
+            flags.FLAGS.config, flags.FLAGS.workdir, flags.FLAGS.folds, flags.FLAGS.seeds
+        )
     except (config_lib.ConfigError, input_pipeline.DataError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    print(write_tables(rows, Path(FLAGS.workdir)))
-    print(f"tables in {Path(FLAGS.workdir) / 'summary.md'} and summary.csv")
+    print(write_tables(rows, Path(flags.FLAGS.workdir)))
+    print(f"tables in {Path(flags.FLAGS.workdir) / 'summary.md'} and summary.csv")
     return 0
 
 
+def define_flags():
+    """Command-line flags, defined only when run as a program, so the module imports cleanly."""
+    config_flags.DEFINE_config_file(
+        "config", None, "Experiment config file (configs/*.py).", lock_config=True
+    )
+    flags.DEFINE_string("workdir", None, "Folder holding one run folder per fold and seed.")
+    flags.DEFINE_list("folds", [], "Fold indices to run; default: every fold of the corpus.")
+    flags.DEFINE_list("seeds", [], "Seeds to run; default: the config's seed.")
+    flags.mark_flags_as_required(["config", "workdir"])
+
+
 if __name__ == "__main__":
+    define_flags()
     app.run(main)

@@ -26,16 +26,6 @@ from ml_collections import config_flags
 from jax_ser import config as config_lib, input_pipeline, train
 from jax_ser.encoders.wav2vec2 import Encoder, feat_extract_output_lengths
 
-config_flags.DEFINE_config_file(
-    "config", None, "An encoder config (model.name = wav2vec2).", lock_config=True
-)
-flags.DEFINE_string("output", None, "Folder for features.npz and meta.json.")
-flags.DEFINE_string(
-    "layer", "-1", "Transformer layer k (0 = input of the first, -1 = last) or 'cnn'."
-)
-flags.mark_flags_as_required(["config", "output"])
-FLAGS = flags.FLAGS
-
 
 def extract(config, output: str | Path, layer: str = "-1") -> dict:
     config_lib.validate(config)
@@ -110,16 +100,29 @@ def main(argv):
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
     logging.set_verbosity(logging.WARNING)
     try:
-        meta = extract(FLAGS.config, FLAGS.output, FLAGS.layer)
+        meta = extract(flags.FLAGS.config, flags.FLAGS.output, flags.FLAGS.layer)
     except (config_lib.ConfigError, input_pipeline.DataError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     print(
         f"wrote {meta['num_utterances']} utterances of {meta['dim']}-dim layer-{meta['layer']} "
-        f"frames ({meta['frame_rate']:g} per second) to {FLAGS.output}"
+        f"frames ({meta['frame_rate']:g} per second) to {flags.FLAGS.output}"
     )
     return 0
 
 
+def define_flags():
+    """Command-line flags, defined only when run as a program, so the module imports cleanly."""
+    config_flags.DEFINE_config_file(
+        "config", None, "An encoder config (model.name = wav2vec2).", lock_config=True
+    )
+    flags.DEFINE_string("output", None, "Folder for features.npz and meta.json.")
+    flags.DEFINE_string(
+        "layer", "-1", "Transformer layer k (0 = input of the first, -1 = last) or 'cnn'."
+    )
+    flags.mark_flags_as_required(["config", "output"])
+
+
 if __name__ == "__main__":
+    define_flags()
     app.run(main)

@@ -11,24 +11,17 @@ from ml_collections import config_flags
 
 from jax_ser import config as config_lib, input_pipeline, train
 
-config_flags.DEFINE_config_file(
-    "config", None, "Experiment config file (configs/*.py).", lock_config=True
-)
-flags.DEFINE_string("workdir", None, "Folder for everything the run produces; resumes from it.")
-flags.mark_flags_as_required(["config", "workdir"])
-FLAGS = flags.FLAGS
-
 
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
     logging.set_verbosity(logging.WARNING)  # orbax and jax log every step of a save at INFO
     try:
-        results = train.train_and_evaluate(FLAGS.config, FLAGS.workdir)
+        results = train.train_and_evaluate(flags.FLAGS.config, flags.FLAGS.workdir)
     except (config_lib.ConfigError, input_pipeline.DataError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    print(summary(results, FLAGS.workdir))
+    print(summary(results, flags.FLAGS.workdir))
     return 0
 
 
@@ -52,5 +45,15 @@ def summary(results: dict, workdir: str) -> str:
     return "\n".join(lines)
 
 
+def define_flags():
+    """Command-line flags, defined only when run as a program, so the module imports cleanly."""
+    config_flags.DEFINE_config_file(
+        "config", None, "Experiment config file (configs/*.py).", lock_config=True
+    )
+    flags.DEFINE_string("workdir", None, "Folder for everything the run produces; resumes from it.")
+    flags.mark_flags_as_required(["config", "workdir"])
+
+
 if __name__ == "__main__":
+    define_flags()
     app.run(main)

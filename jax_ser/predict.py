@@ -23,11 +23,6 @@ from absl import app, flags, logging
 
 from jax_ser import audio, checkpoints, corpora, input_pipeline, train
 
-flags.DEFINE_string("workdir", None, "Workdir of a finished training run.")
-flags.DEFINE_string("output", "", "JSON-lines file to write; default: standard output.")
-flags.DEFINE_float("hop_seconds", 0.0, "Hop of the sliding window; 0 = half the training window.")
-FLAGS = flags.FLAGS
-
 
 class Predictor:
     """The best checkpoint of a workdir, ready to label waveforms."""
@@ -103,19 +98,19 @@ def expand(paths: list[str]) -> Iterator[str]:
 def main(argv):
     if len(argv) < 2:
         raise app.UsageError("give audio files or folders to label")
-    if not FLAGS.workdir:
+    if not flags.FLAGS.workdir:
         raise app.UsageError("--workdir is required")
     input_pipeline.hide_gpus_from_tf()
     try:
-        predictor = Predictor(FLAGS.workdir)
+        predictor = Predictor(flags.FLAGS.workdir)
     except (FileNotFoundError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    out = open(FLAGS.output, "w") if FLAGS.output else sys.stdout
+    out = open(flags.FLAGS.output, "w") if flags.FLAGS.output else sys.stdout
     count = errors = 0
     try:
         for path in expand(argv[1:]):
-            line = predictor.predict_file(path, FLAGS.hop_seconds)
+            line = predictor.predict_file(path, flags.FLAGS.hop_seconds)
             errors += "error" in line
             count += 1
             out.write(json.dumps(line) + "\n")
@@ -126,13 +121,23 @@ def main(argv):
     logging.info(
         "labelled %d files (%d unreadable) on %s", count, errors, jax.devices()[0].platform
     )
-    if FLAGS.output:
+    if flags.FLAGS.output:
         print(
-            f"wrote {count} predictions ({errors} unreadable files) to {FLAGS.output}",
+            f"wrote {count} predictions ({errors} unreadable files) to {flags.FLAGS.output}",
             file=sys.stderr,
         )
     return 0
 
 
+def define_flags():
+    """Command-line flags, defined only when run as a program, so the module imports cleanly."""
+    flags.DEFINE_string("workdir", None, "Workdir of a finished training run.")
+    flags.DEFINE_string("output", "", "JSON-lines file to write; default: standard output.")
+    flags.DEFINE_float(
+        "hop_seconds", 0.0, "Hop of the sliding window; 0 = half the training window."
+    )
+
+
 if __name__ == "__main__":
+    define_flags()
     app.run(main)
