@@ -484,9 +484,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     }
     for name in ("val", "test"):
         if parts[name]:
-            report = metrics.classification_report(
-                targets[name], run.predict_probs(state, waves[name]), class_names
-            )
+            probs = run.predict_probs(state, waves[name])
+            report = metrics.classification_report(targets[name], probs, class_names)
             results[name] = report
             if jax.process_index() == 0:
                 metrics.plot_confusion_matrix(
@@ -495,6 +494,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
                     workdir / f"confusion_{name}.png",
                     title=f"{name}: UA {report['ua']:.3f}, WA {report['wa']:.3f} ({split.name})",
                 )
+                _write_predictions(workdir / f"predictions_{name}.jsonl", parts[name], probs,
+                                   class_names)
     bad_here = {
         u.path: decoded.bad[u.path]
         for part in (split.train, split.val, split.test)
@@ -521,6 +522,16 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
         (workdir / "metrics.json").write_text(json.dumps(results, indent=2))
     ckpts.close()
     return results
+
+
+def _write_predictions(path: Path, utterances, probs: np.ndarray, class_names) -> None:
+    """One JSON line per evaluated utterance, for error analysis: truth, prediction, probabilities."""
+    with open(path, "w") as f:
+        for u, p in zip(utterances, probs):
+            f.write(json.dumps({"path": u.path, "speaker": u.speaker_key, "label": u.label,
+                                "predicted": class_names[int(np.argmax(p))],
+                                "probs": {c: round(float(q), 6) for c, q in zip(class_names, p)}})
+                    + "\n")
 
 
 def _log_epoch(record: dict, num_epochs: int, improved: bool) -> None:
