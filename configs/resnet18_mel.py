@@ -1,9 +1,15 @@
-"""ResNet18 on 128-band log-mel of 3 s crops: the main demo job.
+"""ResNet18 at half width on 64-band log-mel of 3 s crops: the main demo job.
 
   python -m jax_ser.main --config configs/resnet18_mel.py --workdir runs/demo
 
+Built-in synthetic corpus, fold 0 (test speakers 01-04), seed 0, 2-core CPU: test UA 0.492,
+WA 0.521, macro-F1 0.464; 3 min 55 s including corpus generation.
+
 On a real corpus: add --config.data.corpus=ravdess --config.data.root=/path/to/RAVDESS
-and choose the held-out speakers with --config.data.split=fold:K.
+and choose the held-out speakers with --config.data.split=fold:K. All 5 folds of RAVDESS actors
+01-20 (python -m jax_ser.cross_validate ... same flags): UA 0.522 ± 0.063, WA 0.536 ± 0.065,
+macro-F1 0.514 ± 0.071 (mean ± std over folds, seed 0; per fold in README.md), 10-20 min per
+fold on the 2-core CPU.
 """
 
 from jax_ser.config import base_config

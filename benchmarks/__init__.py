@@ -1,0 +1,1 @@
+"""Benchmarks that print measured speeds; run as python -m benchmarks.<name>."""
