@@ -6,6 +6,8 @@
 The weights file comes from https://download.pytorch.org/models/resnet18-f37072fd.pth (fetch it on
 a machine with network). The stem and first stage stay frozen (model.freeze_stages=1); the
 classifier is new. Without the file, --config.model.init=random trains the same network from scratch.
+
+Result: not measured yet; the development machine has no ImageNet weights file and no network.
 """
 
 from jax_ser.config import base_config

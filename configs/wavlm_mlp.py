@@ -9,6 +9,9 @@ pytorch_model.bin) or, where there is a network, the hub id. Fetch it elsewhere 
 `huggingface-cli download microsoft/wavlm-base-plus --local-dir /models/wavlm-base-plus` and pass
 --config.model.checkpoint=/models/wavlm-base-plus. Without weights, --config.model.init=random trains the
 same architecture from scratch (slow on CPU; see README for measured speed).
+
+Result: not measured yet. The development machine has no pretrained weights and no network,
+and fine-tuning at this size on its 2-core CPU is too slow (README: encoder speed).
 """
 
 from jax_ser.config import base_config, fine_tuning

@@ -356,8 +356,10 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     state = run.init()
     num_params = int(sum(x.size for x in jax.tree.leaves(state.params)))
     log.info(
-        "model %s: %s parameters; %d steps per epoch of %d",
+        "model %s (init %s%s): %s parameters; %d steps per epoch of %d",
         config.model.name,
+        config.model.init,
+        f" from {config.model.checkpoint}" if config.model.init == "pretrained" else "",
         f"{num_params:,}",
         steps_per_epoch,
         tc.batch_size,
