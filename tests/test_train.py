@@ -87,20 +87,21 @@ def test_resume_after_kill_matches_uninterrupted_run(trained, tiny_corpus, tmp_p
 
 def test_two_simulated_devices_give_the_same_losses(trained, tiny_corpus, tmp_path):
     """The batch split over two devices computes the same step. Adam amplifies reduction-order
-    differences (1e-7) to ~1e-2 within a few epochs, so the first epoch is compared exactly: its
-    18 steps' mean loss and the validation loss of the weights they produce."""
+    differences (1e-7) to ~1e-2 within a few epochs, so the first epoch is compared: its 18 steps'
+    mean loss and the validation loss of the weights they produce. The learning rate is still
+    warming up then, identically for a 1-epoch and the reference 8-epoch run."""
     _, reference = trained
     done = run_cli(
-        cli_args(tiny_corpus, tmp_path / "two"),
+        cli_args(tiny_corpus, tmp_path / "two", "--config.train.num_epochs=1"),
         env={"XLA_FLAGS": "--xla_force_host_platform_device_count=2"},
     )
     assert done.returncode == 0, done.stderr[-3000:]
     two = json.loads((tmp_path / "two" / "metrics.json").read_text())
     assert len(two["devices"]) == 2 and len(reference["devices"]) == 1
     got, want = two["history"][0], reference["history"][0]
+    assert got["step"] == want["step"] == 18
     np.testing.assert_allclose(got["train_loss"], want["train_loss"], rtol=1e-5)
     np.testing.assert_allclose(got["val_nll"], want["val_nll"], rtol=1e-5)
-    assert two["test"]["ua"] > 3 * CHANCE_UA
 
 
 def test_early_stopping_ends_the_run_after_patience_epochs(tiny_corpus, tmp_path):
