@@ -1,13 +1,10 @@
 """HuBERT large with mean pooling and a linear layer.
 
-  python -m jax_ser.main --config configs/hubert_large_cls.py --workdir runs/hubert_large_cls
+  python -m jax_ser.main --config configs/hubert_large_cls.py --workdir runs/hubert_large_cls \
+      --config.model.checkpoint=/models/hubert-large-ll60k
 
-On a real corpus add --config.data.corpus=ravdess --config.data.root=/path/to/RAVDESS.
-`model.checkpoint` is a local Hugging Face directory (config.json + model.safetensors or
-pytorch_model.bin) or, where there is a network, the hub id. Fetch it elsewhere with
-`huggingface-cli download facebook/hubert-large-ll60k --local-dir /models/hubert-large-ll60k` and pass
---config.model.checkpoint=/models/hubert-large-ll60k. Without weights, --config.model.init=random trains the
-same architecture from scratch (slow on CPU; see README for measured speed).
+`model.checkpoint` is a local copy of facebook/hubert-large-ll60k
+(README: "Pretrained weights"), or the hub id itself where there is a network. --config.model.init=random trains the architecture from scratch.
 
 Result: not measured yet. The development machine has no pretrained weights and no network,
 and fine-tuning at this size on its 2-core CPU is too slow (README: encoder speed).

@@ -1,13 +1,10 @@
 """wav2vec 2.0 base fine-tuned with a Query2Label head: the design card's main command.
 
-  python -m jax_ser.main --config configs/wav2vec2_q2l.py --workdir runs/wav2vec2_q2l
+  python -m jax_ser.main --config configs/wav2vec2_q2l.py --workdir runs/wav2vec2_q2l \
+      --config.model.checkpoint=/models/wav2vec2-base
 
-On a real corpus add --config.data.corpus=ravdess --config.data.root=/path/to/RAVDESS.
-`model.checkpoint` is a local Hugging Face directory (config.json + model.safetensors or
-pytorch_model.bin) or, where there is a network, the hub id. Fetch it elsewhere with
-`huggingface-cli download facebook/wav2vec2-base --local-dir /models/wav2vec2-base` and pass
---config.model.checkpoint=/models/wav2vec2-base. Without weights, --config.model.init=random trains the
-same architecture from scratch (slow on CPU; see README for measured speed).
+`model.checkpoint` is a local copy of facebook/wav2vec2-base
+(README: "Pretrained weights"), or the hub id itself where there is a network. --config.model.init=random trains the architecture from scratch.
 
 Result: not measured yet. The development machine has no pretrained weights and no network,
 and fine-tuning at this size on its 2-core CPU is too slow (README: encoder speed).

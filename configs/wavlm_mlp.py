@@ -1,14 +1,11 @@
 """WavLM base+ frozen, weighted sum of its layers, deep MLP head with batch norm and dropout
 (the reports' "WavLM + classifier").
 
-  python -m jax_ser.main --config configs/wavlm_mlp.py --workdir runs/wavlm_mlp
+  python -m jax_ser.main --config configs/wavlm_mlp.py --workdir runs/wavlm_mlp \
+      --config.model.checkpoint=/models/wavlm-base-plus
 
-On a real corpus add --config.data.corpus=ravdess --config.data.root=/path/to/RAVDESS.
-`model.checkpoint` is a local Hugging Face directory (config.json + model.safetensors or
-pytorch_model.bin) or, where there is a network, the hub id. Fetch it elsewhere with
-`huggingface-cli download microsoft/wavlm-base-plus --local-dir /models/wavlm-base-plus` and pass
---config.model.checkpoint=/models/wavlm-base-plus. Without weights, --config.model.init=random trains the
-same architecture from scratch (slow on CPU; see README for measured speed).
+`model.checkpoint` is a local copy of microsoft/wavlm-base-plus
+(README: "Pretrained weights"), or the hub id itself where there is a network. --config.model.init=random trains the architecture from scratch.
 
 Result: not measured yet. The development machine has no pretrained weights and no network,
 and fine-tuning at this size on its 2-core CPU is too slow (README: encoder speed).
