@@ -4,7 +4,8 @@
       --config.model.checkpoint=/models/wav2vec2-base
 
 `model.checkpoint` is a local copy of facebook/wav2vec2-base
-(README: "Pretrained weights"), or the hub id itself where there is a network. --config.model.init=random trains the architecture from scratch.
+(README: "Pretrained weights"), or the hub id itself where there is a network.
+--config.model.init=random trains the architecture from scratch.
 
 Result: not measured yet. The development machine has no pretrained weights and no network,
 and fine-tuning at this size on its 2-core CPU is too slow (README: encoder speed).
