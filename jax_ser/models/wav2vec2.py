@@ -148,11 +148,7 @@ def load_pretrained(variables: dict, model_config) -> dict:
 def lr_scales(params, model_config):
     """Per-parameter learning-rate factors: 0 where frozen, the encoder factor times layer-wise
     decay inside the encoder, 1 for the head; None when every factor is 1."""
-    num_layers = (
-        len(params["encoder"]["encoder"]["layers"])
-        if "layers" in params["encoder"]["encoder"]
-        else sum(1 for k in params["encoder"]["encoder"] if k.startswith("layers_"))
-    )
+    num_layers = sum(1 for k in params["encoder"]["encoder"] if k.startswith("layers_"))
     get = lambda name, default: model_config.get(name, default)
     freeze_all, freeze_layers = get("freeze_encoder", False), get("freeze_layers", 0)
     freeze_cnn = get("freeze_feature_encoder", True) or freeze_layers > 0
