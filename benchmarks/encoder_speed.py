@@ -8,30 +8,12 @@ architecture (the built-in preset: no download). Prints the device and audio-s/s
 """
 
 import argparse
-import importlib.util
-import time
 
 import jax
 import numpy as np
 
+from benchmarks.common import load_config, seconds_per_call
 from jax_ser import train
-
-
-def load_config(path: str):
-    spec = importlib.util.spec_from_file_location("config", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.get_config()
-
-
-def seconds_per_call(fn, repeats: int) -> float:
-    jax.block_until_ready(fn())  # compile and warm up
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        jax.block_until_ready(fn())
-        times.append(time.perf_counter() - start)
-    return float(np.median(times))
 
 
 def main():

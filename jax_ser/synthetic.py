@@ -381,6 +381,15 @@ def _utterance(rng: np.random.Generator, speaker: Speaker, emotion: str, intensi
     return (speech * (peak / np.max(np.abs(speech)))).astype(np.float32)
 
 
+def take(actor: int, emotion: int, intensity: int, statement: int, repetition: int, *,
+         seed: int = 0, sample_rate: int = 16000) -> np.ndarray:
+    """The waveform of one file of `generate` (before 16-bit quantisation), e.g. as speech-like
+    test audio for benchmarks, without writing a corpus."""
+    rng = np.random.default_rng([seed, actor, emotion, intensity, statement, repetition])
+    return _utterance(rng, _speaker(seed, actor), EMOTIONS[emotion - 1], intensity, statement,
+                      sample_rate)
+
+
 def _check_replaceable(out: pathlib.Path) -> None:
     """Refuses to delete a folder that is not a (possibly partial) synthetic corpus."""
     foreign = [p.name for p in out.iterdir()
@@ -405,16 +414,11 @@ def generate(out_dir, *, num_speakers: int = 12, seed: int = 0, sample_rate: int
     staging.chmod(0o755)  # mkdtemp makes it private
     try:
         for actor in range(1, num_speakers + 1):
-            speaker = _speaker(seed, actor)
             folder = staging / f"Actor_{actor:02d}"
             folder.mkdir()
-            for emotion, intensity, statement, repetition in takes():
-                rng = np.random.default_rng([seed, actor, emotion, intensity, statement,
-                                             repetition])
-                wave = _utterance(rng, speaker, EMOTIONS[emotion - 1], intensity, statement,
-                                  sample_rate)
-                sf.write(folder / file_name(emotion, intensity, statement, repetition, actor),
-                         wave, sample_rate, subtype="PCM_16")
+            for codes in takes():
+                wave = take(actor, *codes, seed=seed, sample_rate=sample_rate)
+                sf.write(folder / file_name(*codes, actor), wave, sample_rate, subtype="PCM_16")
         if out.exists():
             shutil.rmtree(out)
         staging.rename(out)
