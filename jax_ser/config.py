@@ -8,8 +8,10 @@ before anything runs, and `validate` rejects values that are well-typed but mean
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import os
 import re
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -70,6 +72,15 @@ def base_config(model: dict) -> ml_collections.ConfigDict:
 
     c.train = ml_collections.ConfigDict()
     c.train.batch_size = 32  # global, over all devices and hosts
+    # Gradient accumulation: each batch_size batch is fed as K micro-batches of batch_size / K and
+    # the optimizer updates once with their mean gradient (optax.MultiSteps); the train step, and
+    # so the logged step and checkpoint_every_steps, count micro-batches.
+    c.train.grad_accum_steps = 1
+    # Parameter sharding (FSDP): N > 1 lays the devices out as a (devices / N, N) mesh; arrays of
+    # the train state with at least 2**16 elements (parameters, optimizer moments) are split N
+    # ways along their largest dimension that N divides, the rest are replicated; the batch is
+    # split over all devices. 1 = plain data parallelism, the whole state on every device.
+    c.train.fsdp = 1
     c.train.num_epochs = 30
     c.train.optimizer = "adamw"
     c.train.learning_rate = 1e-3
@@ -91,6 +102,14 @@ def base_config(model: dict) -> ml_collections.ConfigDict:
     return c
 
 
+def load_module(path: str | os.PathLike):
+    """A config file as a module, e.g. to build on another config's get_config()."""
+    spec = importlib.util.spec_from_file_location(Path(path).stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def fine_tuning(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
     """The shared recipe of the speech-encoder configs: pretrained weights, raw waveforms
     normalised per utterance (as the encoders' feature extractors do), small learning rate."""
@@ -107,8 +126,10 @@ def fine_tuning(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
 def model_defaults(name: str) -> dict:
     """The model's fields with plain defaults, so each can be overridden (and typo-checked) from
     the command line even where the config file does not set it."""
-    from jax_ser import models
+    from jax_ser import classical, models
 
+    if name == "classical":
+        return dict(classical.DEFAULTS)
     try:
         fields = dataclasses.fields(models.get(name))
     except ValueError:
@@ -171,12 +192,19 @@ def validate(config) -> None:
         "data.clip_seconds",
         "data.eval_crops",
         "train.batch_size",
+        "train.grad_accum_steps",
+        "train.fsdp",
         "train.num_epochs",
         "train.learning_rate",
         "train.eval_batch_size",
         "features.n_fft",
         "features.hop_length",
     )
+    if config.train.batch_size % config.train.grad_accum_steps:
+        raise ConfigError(
+            f"config.train.grad_accum_steps={config.train.grad_accum_steps} must divide "
+            f"config.train.batch_size={config.train.batch_size} into equal micro-batches"
+        )
     if not 0 <= config.data.max_bad_fraction <= 1:
         raise ConfigError("config.data.max_bad_fraction must lie in [0, 1]")
     try:
@@ -205,6 +233,10 @@ def validate(config) -> None:
         raise ConfigError(
             f"config.train.select_metric: {config.train.select_metric!r} is not ua, wa or macro_f1"
         )
+    if config.model.name == "classical":  # scikit-learn on pooled features: jax_ser.classical
+        from jax_ser import classical
+
+        return classical.validate(config)
     try:  # builds and traces the model on one clip's features, without computing anything
         model = models.build(config.model, num_classes=2)
         feature_config = input_pipeline.feature_config(config)

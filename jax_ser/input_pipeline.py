@@ -169,11 +169,15 @@ def train_batches(
     start_step: int = 0,
     process_index: int = 0,
     process_count: int = 1,
+    grad_accum_steps: int = 1,
 ) -> Iterator[dict]:
     """This process's share of the epoch's batches, from `start_step` on: wave [b, N] (or
-    [b, T, D] precomputed frames), label [b]."""
+    [b, T, D] precomputed frames), label [b]. With `grad_accum_steps` K, each global batch comes
+    as K micro-batches in turn, and `start_step` counts micro-batches: the examples of an update
+    are those of the unaccumulated run."""
     order = epoch_order(len(waves), global_batch, seed, epoch)
-    local_batch = global_batch // process_count
+    order = order.reshape(-1, global_batch // grad_accum_steps)
+    local_batch = global_batch // grad_accum_steps // process_count
     local = order.reshape(len(order), process_count, local_batch)[start_step:, process_index]
 
     def crop(i):

@@ -2,20 +2,44 @@
 
 Any field can be overridden, e.g. `--config.data.corpus=ravdess --config.data.root=/data/RAVDESS`.
 Running again on the same workdir resumes the run.
+
+Several processes (hosts) train one run together when each is started with the same command and
+JAX_COORDINATOR_ADDRESS=host:port, JAX_NUM_PROCESSES and its own JAX_PROCESS_ID, or on a cluster
+that jax.distributed detects by itself (Cloud TPU pod, SLURM, Open MPI). Each process reads its
+own slice of every batch; process 0 writes the outputs.
 """
 
+import os
 import sys
 
+import jax
 from absl import app, flags, logging
 from ml_collections import config_flags
 
 from jax_ser import config as config_lib, input_pipeline, train
 
 
+def init_distributed() -> None:
+    """Join the run's other processes, before anything starts a JAX backend."""
+    env = os.environ
+    if "JAX_COORDINATOR_ADDRESS" in env:  # jax reads the address itself
+        count, index = env.get("JAX_NUM_PROCESSES"), env.get("JAX_PROCESS_ID")
+        jax.distributed.initialize(
+            num_processes=int(count) if count else None,
+            process_id=int(index) if index else None,
+        )
+        return
+    try:  # a cluster jax detects supplies all three
+        jax.distributed.initialize()
+    except ValueError:  # none detected (jax 0.10 raises rather than skip): a single process
+        pass
+
+
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
     logging.set_verbosity(logging.WARNING)  # orbax and jax log every step of a save at INFO
+    init_distributed()
     try:
         results = train.train_and_evaluate(flags.FLAGS.config, flags.FLAGS.workdir)
     except (config_lib.ConfigError, input_pipeline.DataError, FileNotFoundError) as e:
@@ -26,8 +50,14 @@ def main(argv):
 
 
 def summary(results: dict, workdir: str) -> str:
+    classical = results["model"]["name"] == "classical"
     lines = [
-        f"split {results['split']}, best epoch {results['best_epoch']} of {results['epochs_run']}"
+        f"split {results['split']}, "
+        + (
+            f"scikit-learn {results['model']['estimator']}"
+            if classical
+            else f"best epoch {results['best_epoch']} of {results['epochs_run']}"
+        )
     ]
     for part in ("val", "test"):
         if part in results:
@@ -39,9 +69,8 @@ def summary(results: dict, workdir: str) -> str:
     bad = results["data"]["bad_files"]["count"]
     if bad:
         lines.append(f"skipped {bad} unreadable files (listed in metrics.json)")
-    lines.append(
-        f"outputs in {workdir}: metrics.json, confusion_*.png, checkpoints/, tensorboard/, log.txt"
-    )
+    model_files = "classical.joblib" if classical else "checkpoints/, tensorboard/"
+    lines.append(f"outputs in {workdir}: metrics.json, confusion_*.png, {model_files}, log.txt")
     return "\n".join(lines)
 
 

@@ -21,7 +21,7 @@ import ml_collections
 import numpy as np
 from absl import app, flags, logging
 
-from jax_ser import audio, checkpoints, corpora, input_pipeline, train
+from jax_ser import audio, checkpoints, classical, corpora, input_pipeline, train
 
 
 class Predictor:
@@ -41,6 +41,10 @@ class Predictor:
                 f"({self.config.data.precomputed}); label recordings with a model "
                 "trained on audio, e.g. configs/wav2vec2_base_cls.py"
             )
+        if self.config.model.name == "classical":  # a fitted scikit-learn pipeline
+            self.run, self.state = classical.Fitted.load(workdir, self.config), None
+            self.labels = list(self.run.class_names)
+            return
         self.run = train.Run(self.config)
         state = self.run.init(load_pretrained=False)
         ckpts = checkpoints.Checkpoints(workdir / "checkpoints", read_only=True)

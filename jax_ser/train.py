@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import sys
 import time
 from pathlib import Path
@@ -35,13 +36,14 @@ from jax_ser import (
     labels,
     metrics,
     models,
+    preemption,
     splits,
 )
 
 log = logging.getLogger(__name__)
 
 # Keys that may change between a run and its resumption without changing its results.
-RESUMABLE_CHANGES = ("train.progress_bar", "data.num_workers", "data.cache_dir")
+RESUMABLE_CHANGES = ("train.progress_bar", "data.num_workers", "data.cache_dir", "train.fsdp")
 
 
 class TrainState(train_state.TrainState):
@@ -61,7 +63,9 @@ def make_optimizer(
 
     `lr_scales`, a pytree of floats shaped like the parameters, gives parameter groups their own
     learning rate: 0 freezes a group (its gradients are zeroed before clipping), other values scale
-    the schedule (encoder vs head rates, layer-wise decay).
+    the schedule (encoder vs head rates, layer-wise decay). With `train.grad_accum_steps` K > 1,
+    optax.MultiSteps updates once every K calls with the mean of their gradients; both
+    `steps_per_epoch` and the schedule count updates.
     """
     tc = train_config
     total = max(1, tc.num_epochs * steps_per_epoch)
@@ -108,7 +112,9 @@ def make_optimizer(
         steps.append(optax.masked(optax.set_to_zero(), jax.tree.map(lambda s: s == 0, lr_scales)))
     if tc.grad_clip_norm > 0:
         steps.append(optax.clip_by_global_norm(tc.grad_clip_norm))
-    return optax.chain(*steps, opt), schedule
+    tx = optax.chain(*steps, opt)
+    accum = tc.get("grad_accum_steps", 1)  # absent from configs saved before it existed
+    return (optax.MultiSteps(tx, accum).gradient_transformation() if accum > 1 else tx), schedule
 
 
 def classification_loss(logits, labels_, class_weights, label_smoothing: float, kind: str):
@@ -192,6 +198,21 @@ def init_state(config, model, tx, input_shape: tuple[int, ...]) -> TrainState:
     return TrainState.create(apply_fn=model.apply, params=params, tx=tx, model_state=variables)
 
 
+# FSDP leaves smaller arrays whole: gathering them would cost more than storing them saves.
+FSDP_MIN_SIZE = 2**16
+
+
+def fsdp_spec(shape: tuple[int, ...], fsdp: int) -> P:
+    """Split a train-state array of at least FSDP_MIN_SIZE elements `fsdp` ways over the `fsdp`
+    mesh axis, along its largest dimension that `fsdp` divides; replicate the rest. Optimizer
+    moments have their parameter's shape, so they are split the same way."""
+    if fsdp > 1 and math.prod(shape) >= FSDP_MIN_SIZE:
+        for dim in sorted(range(len(shape)), key=lambda d: -shape[d]):
+            if shape[dim] % fsdp == 0:
+                return P(*["fsdp" if d == dim else None for d in range(len(shape))])
+    return P()
+
+
 class Run:
     """The data, model and compiled steps of one config, shared by training and prediction."""
 
@@ -202,30 +223,46 @@ class Run:
         self.clip_samples = self.input_shape[0]  # crop length: samples, or precomputed frames
         self.model = models.build(config.model, num_classes=len(self.class_names))
         self.module = models.module(config.model.name)
+        abstract = jax.eval_shape(
+            lambda: init_state(config, self.model, optax.identity(), self.input_shape)
+        )
         lr_scales = None
         if hasattr(self.module, "lr_scales"):
-            abstract = jax.eval_shape(
-                lambda: init_state(config, self.model, optax.identity(), self.input_shape)
-            )
             lr_scales = self.module.lr_scales(abstract.params, config.model)  # None: one group
-        self.tx, self.schedule = make_optimizer(config.train, steps_per_epoch, lr_scales)
+        # `steps_per_epoch` and the loop count train steps, K per update with gradient accumulation
+        accum = config.train.get("grad_accum_steps", 1)
+        updates_per_epoch = max(1, steps_per_epoch // accum)
+        self.tx, schedule = make_optimizer(config.train, updates_per_epoch, lr_scales)
+        self.schedule = lambda step: schedule(step // accum)
+        fsdp = config.train.get("fsdp", 1)
+        if jax.device_count() % fsdp:
+            raise config_lib.ConfigError(
+                f"config.train.fsdp={fsdp} must divide the {jax.device_count()} devices"
+            )
         self.mesh = jax.make_mesh(
-            (jax.device_count(),), ("data",), axis_types=(jax.sharding.AxisType.Auto,)
+            (jax.device_count() // fsdp, fsdp),
+            ("data", "fsdp"),
+            axis_types=(jax.sharding.AxisType.Auto,) * 2,
         )
         self.replicated = NamedSharding(self.mesh, P())
-        self.data_sharding = NamedSharding(self.mesh, P("data"))
+        self.data_sharding = NamedSharding(self.mesh, P(("data", "fsdp")))
+        opt_state = jax.eval_shape(self.tx.init, abstract.params)
+        self.state_sharding = jax.tree.map(
+            lambda x: NamedSharding(self.mesh, fsdp_spec(x.shape, fsdp)),
+            abstract.replace(tx=self.tx, opt_state=opt_state),
+        )
         if class_weights is None:
             class_weights = np.ones(len(self.class_names), np.float32)
         train_step, eval_step = make_steps(config, self.model, jnp.asarray(class_weights))
         self.train_step = jax.jit(
             train_step,
-            in_shardings=(self.replicated, self.data_sharding),
-            out_shardings=(self.replicated, self.replicated),
+            in_shardings=(self.state_sharding, self.data_sharding),
+            out_shardings=(self.state_sharding, self.replicated),
             donate_argnums=0,
         )
         self.eval_step = jax.jit(
             eval_step,
-            in_shardings=(self.replicated, self.data_sharding),
+            in_shardings=(self.state_sharding, self.data_sharding),
             out_shardings=self.data_sharding,
         )
 
@@ -233,7 +270,7 @@ class Run:
         """Fresh weights, then, with `model.init=pretrained`, the checkpoint's where it has them."""
         init = jax.jit(
             lambda: init_state(self.config, self.model, self.tx, self.input_shape),
-            out_shardings=self.replicated,
+            out_shardings=self.state_sharding,
         )
         state = init()
         if load_pretrained and self.config.model.init == "pretrained":
@@ -242,8 +279,8 @@ class Run:
             )
             params = variables.pop("params")
             state = state.replace(
-                params=jax.device_put(params, self.replicated),
-                model_state=jax.device_put(variables, self.replicated),
+                params=jax.device_put(params, self.state_sharding.params),
+                model_state=jax.device_put(variables, self.state_sharding.model_state),
             )
         return state
 
@@ -339,13 +376,18 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
             len(speakers),
             " ".join(speakers) if len(speakers) <= 12 else "",
         )
+    if config.model.name == "classical":
+        return fit_classical(config, workdir, split, parts, decoded, targets, t_start)
 
     tc = config.train
-    if tc.batch_size % jax.process_count() or tc.batch_size % jax.device_count():
+    micro_batch = tc.batch_size // tc.grad_accum_steps
+    if micro_batch % jax.process_count() or micro_batch % jax.device_count():
         raise config_lib.ConfigError(
-            f"config.train.batch_size={tc.batch_size} must divide over {jax.device_count()} devices"
+            f"config.train.batch_size={tc.batch_size} / config.train.grad_accum_steps="
+            f"{tc.grad_accum_steps} must divide over {jax.device_count()} devices"
         )
-    steps_per_epoch = max(1, len(waves["train"]) // tc.batch_size)
+    # train steps: one per micro-batch, so K per optimizer update with gradient accumulation
+    steps_per_epoch = max(1, len(waves["train"]) // tc.batch_size) * tc.grad_accum_steps
     counts = np.bincount(targets["train"], minlength=len(class_names)).astype(np.float32)
     class_weights = (
         counts.sum() / np.maximum(counts, 1) / np.count_nonzero(counts)
@@ -362,7 +404,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
         f" from {config.model.checkpoint}" if config.model.init == "pretrained" else "",
         f"{num_params:,}",
         steps_per_epoch,
-        tc.batch_size,
+        micro_batch,
     )
 
     ckpts = checkpoints.Checkpoints(workdir / "checkpoints")
@@ -380,114 +422,166 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
         state, meta = restored
         log.info("resumed from step %d of %s", int(state.step), workdir / "checkpoints")
 
-    writer = tf.summary.create_file_writer(str(workdir / "tensorboard"))
+    writer = (
+        tf.summary.create_file_writer(str(workdir / "tensorboard"))
+        if jax.process_index() == 0
+        else tf.summary.create_noop_writer()
+    )
     show_bar = tc.progress_bar and jax.process_index() == 0 and sys.stderr.isatty()
-    while int(state.step) < tc.num_epochs * steps_per_epoch and not meta["stopped_early"]:
-        epoch, first = divmod(int(state.step), steps_per_epoch)
-        t_epoch = time.time()
-        if first == 0:  # sums over the epoch's finite steps, checkpointed with a mid-epoch save
-            meta["epoch_sums"] = {"loss": 0.0, "accuracy": 0.0, "steps": 0}
-        sums, recent = meta["epoch_sums"], []
-        bar = tqdm.tqdm(
-            total=steps_per_epoch,
-            initial=first,
-            desc=f"epoch {epoch + 1}/{tc.num_epochs}",
-            disable=not show_bar,
-            leave=False,
-            dynamic_ncols=True,
-        )
-        for batch in input_pipeline.train_batches(
-            waves["train"],
-            targets["train"],
-            global_batch=tc.batch_size,
-            clip_samples=run.clip_samples,
-            seed=config.seed,
-            epoch=epoch,
-            start_step=first,
-            process_index=jax.process_index(),
-            process_count=jax.process_count(),
-        ):
-            state, m = run.train_step(state, {k: run.to_global(v) for k, v in batch.items()})
-            m = jax.device_get(m)
-            meta["nan_streak"] = 0 if m["finite"] else meta["nan_streak"] + 1
-            if meta["nan_streak"] >= tc.max_nan_steps:
-                raise FloatingPointError(
-                    f"{meta['nan_streak']} consecutive non-finite losses at step {int(state.step)}; "
-                    "lower train.learning_rate or check the input features"
-                )
-            if m["finite"]:
-                sums["loss"] += float(m["loss"])
-                sums["accuracy"] += float(m["accuracy"])
-                sums["steps"] += 1
-                recent = [*recent[-19:], float(m["loss"])]
-            bar.update(1)
-            bar.set_postfix(loss=f"{np.mean(recent) if recent else float('nan'):.3f}")
-            step = int(state.step)
-            if (
-                tc.checkpoint_every_steps
-                and step % tc.checkpoint_every_steps == 0
-                and step % steps_per_epoch
+    total_steps = tc.num_epochs * steps_per_epoch
+    with preemption.on_sigterm() as stop:  # SIGTERM: save `latest` between steps, exit
+        while int(state.step) < total_steps and not meta["stopped_early"]:
+            epoch, first = divmod(int(state.step), steps_per_epoch)
+            t_epoch = time.time()
+            if first == 0:  # sums over the epoch's finite steps, checkpointed with a mid-epoch save
+                meta["epoch_sums"] = {"loss": 0.0, "accuracy": 0.0, "steps": 0}
+            sums, recent = meta["epoch_sums"], []
+            bar = tqdm.tqdm(
+                total=steps_per_epoch,
+                initial=first,
+                desc=f"epoch {epoch + 1}/{tc.num_epochs}",
+                disable=not show_bar,
+                leave=False,
+                dynamic_ncols=True,
+            )
+            for batch in input_pipeline.train_batches(
+                waves["train"],
+                targets["train"],
+                global_batch=tc.batch_size,
+                clip_samples=run.clip_samples,
+                seed=config.seed,
+                epoch=epoch,
+                start_step=first,
+                process_index=jax.process_index(),
+                process_count=jax.process_count(),
+                grad_accum_steps=tc.grad_accum_steps,
             ):
-                ckpts.save_latest(step, state, meta)
-        bar.close()
+                state, m = run.train_step(state, {k: run.to_global(v) for k, v in batch.items()})
+                m = jax.device_get(m)
+                meta["nan_streak"] = 0 if m["finite"] else meta["nan_streak"] + 1
+                if meta["nan_streak"] >= tc.max_nan_steps:
+                    raise FloatingPointError(
+                        f"{meta['nan_streak']} consecutive non-finite losses at step "
+                        f"{int(state.step)}; lower train.learning_rate or check the input features"
+                    )
+                if m["finite"]:
+                    sums["loss"] += float(m["loss"])
+                    sums["accuracy"] += float(m["accuracy"])
+                    sums["steps"] += 1
+                    recent = [*recent[-19:], float(m["loss"])]
+                bar.update(1)
+                bar.set_postfix(loss=f"{np.mean(recent) if recent else float('nan'):.3f}")
+                step = int(state.step)
+                mid_epoch = step % steps_per_epoch  # an epoch's last step saves after validation
+                preempted = bool(mid_epoch) and stop()
+                periodic = tc.checkpoint_every_steps and step % tc.checkpoint_every_steps == 0
+                if mid_epoch and (preempted or periodic):
+                    ckpts.save_latest(step, state, meta)
+                if preempted:
+                    _exit_preempted(ckpts, step, total_steps)
+            bar.close()
 
-        record = {
-            "epoch": epoch + 1,
-            "step": int(state.step),
-            "train_loss": sums["loss"] / sums["steps"] if sums["steps"] else None,
-            "train_accuracy": sums["accuracy"] / sums["steps"] if sums["steps"] else None,
-            "learning_rate": float(run.schedule(int(state.step))),
-            "epoch_time_s": round(time.time() - t_epoch, 2),
-        }
-        if parts["val"]:
-            val = metrics.classification_report(
-                targets["val"], run.predict_probs(state, waves["val"]), class_names
-            )
-            record.update({f"val_{k}": val[k] for k in ("ua", "wa", "macro_f1", "nll")})
-            score = val[tc.select_metric]
-        else:
-            score = float(epoch)  # no validation speakers: the last epoch is the best
-        meta["history"].append(record)
-        improved = meta["best_score"] is None or score > meta["best_score"]
-        if improved:
-            meta.update(best_score=score, best_epoch=epoch + 1, epochs_since_best=0)
-            ckpts.save_best(
-                int(state.step),
-                {"params": state.params, "model_state": state.model_state},
-                {"epoch": epoch + 1, "score": score},
-            )
-        else:
-            meta["epochs_since_best"] += 1
-            if (
-                tc.early_stopping_patience
-                and meta["epochs_since_best"] >= tc.early_stopping_patience
-            ):
-                meta["stopped_early"] = True
-                log.info(
-                    "early stopping: no validation gain for %d epochs", meta["epochs_since_best"]
+            record = {
+                "epoch": epoch + 1,
+                "step": int(state.step),
+                "train_loss": sums["loss"] / sums["steps"] if sums["steps"] else None,
+                "train_accuracy": sums["accuracy"] / sums["steps"] if sums["steps"] else None,
+                "learning_rate": float(run.schedule(int(state.step))),
+                "epoch_time_s": round(time.time() - t_epoch, 2),
+            }
+            if parts["val"]:
+                val = metrics.classification_report(
+                    targets["val"], run.predict_probs(state, waves["val"]), class_names
                 )
-        ckpts.save_latest(int(state.step), state, meta)
-        _log_epoch(record, tc.num_epochs, improved)
-        with writer.as_default(step=int(state.step)):
-            for k, v in record.items():
-                if v is not None and k not in ("epoch", "step"):
-                    tf.summary.scalar(k.replace("_", "/", 1), v)
-        writer.flush()
+                record.update({f"val_{k}": val[k] for k in ("ua", "wa", "macro_f1", "nll")})
+                score = val[tc.select_metric]
+            else:
+                score = float(epoch)  # no validation speakers: the last epoch is the best
+            meta["history"].append(record)
+            improved = meta["best_score"] is None or score > meta["best_score"]
+            if improved:
+                meta.update(best_score=score, best_epoch=epoch + 1, epochs_since_best=0)
+                ckpts.save_best(
+                    int(state.step),
+                    {"params": state.params, "model_state": state.model_state},
+                    {"epoch": epoch + 1, "score": score},
+                )
+            else:
+                meta["epochs_since_best"] += 1
+                if (
+                    tc.early_stopping_patience
+                    and meta["epochs_since_best"] >= tc.early_stopping_patience
+                ):
+                    meta["stopped_early"] = True
+                    log.info(
+                        "early stopping: no validation gain for %d epochs",
+                        meta["epochs_since_best"],
+                    )
+            ckpts.save_latest(int(state.step), state, meta)
+            _log_epoch(record, tc.num_epochs, improved)
+            with writer.as_default(step=int(state.step)):
+                for k, v in record.items():
+                    if v is not None and k not in ("epoch", "step"):
+                        tf.summary.scalar(k.replace("_", "/", 1), v)
+            writer.flush()
+            if stop():
+                _exit_preempted(ckpts, int(state.step), total_steps)
 
     ckpts.wait()
     best, best_meta = ckpts.restore_best({"params": state.params, "model_state": state.model_state})
     state = state.replace(params=best["params"], model_state=best["model_state"])
     results = {
-        "split": split.name,
-        "speaker_independent": split.speaker_independent,
         "best_epoch": meta["best_epoch"],
         "epochs_run": len(meta["history"]),
         "stopped_early": meta["stopped_early"],
+        "history": meta["history"],
     }
+    model_info = {"name": config.model.name, "init": config.model.init, "num_params": num_params}
+    results = evaluate_and_write(
+        config, workdir, split, parts, decoded, lambda name: run.predict_probs(state, waves[name]),
+        results, model_info, t_start,
+    )
+    ckpts.close()
+    return results
+
+
+def fit_classical(config, workdir: Path, split, parts, decoded, targets, t_start: float) -> dict:
+    """The scikit-learn path: pooled features of the training part -> fitted pipeline -> the same
+    evaluation and outputs as a neural run."""
+    from jax_ser import classical
+
+    pooled = classical.feature_matrix(decoded.waves, config)
+    x = {k: np.stack([pooled[u.path] for u in v]) if v else None for k, v in parts.items()}
+    fitted = classical.fit(config, x["train"], targets["train"], workdir)
+    results = {"best_epoch": None, "epochs_run": 0, "stopped_early": False, "history": []}
+    model_info = {
+        "name": "classical",
+        "estimator": config.model.estimator,
+        "pooled": config.model.pooled,
+        "init": "random",
+        "num_params": int(x["train"].shape[1]),  # input dimension of the pooled vector
+    }
+    return evaluate_and_write(
+        config, workdir, split, parts, decoded, lambda name: fitted.probs_of(x[name]), results,
+        model_info, t_start,
+    )
+
+
+def evaluate_and_write(
+    config, workdir: Path, split, parts, decoded, probs_of, results: dict, model_info: dict,
+    t_start: float,
+) -> dict:
+    """Validation and test reports of the final model (`probs_of(part_name)` gives its class
+    probabilities), confusion PNGs, per-utterance predictions, the data counts with each part's
+    speakers, and metrics.json."""
+    class_names = labels.task_classes(config.data.task)
+    index = {c: i for i, c in enumerate(class_names)}
+    results = {"split": split.name, "speaker_independent": split.speaker_independent, **results}
     for name in ("val", "test"):
         if parts[name]:
-            probs = run.predict_probs(state, waves[name])
-            report = metrics.classification_report(targets[name], probs, class_names)
+            probs = probs_of(name)
+            truth = np.array([index[u.label] for u in parts[name]], np.int32)
+            report = metrics.classification_report(truth, probs, class_names)
             results[name] = report
             if jax.process_index() == 0:
                 metrics.plot_confusion_matrix(
@@ -512,18 +606,27 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
         **{f"{k}_speakers": sorted({u.speaker_key for u in v}) for k, v in parts.items()},
         "bad_files": {"count": len(bad_here), "files": bad_here},
     }
-    results["model"] = {
-        "name": config.model.name,
-        "init": config.model.init,
-        "num_params": num_params,
-    }
-    results["history"] = meta["history"]
+    results["model"] = model_info
     results["train_time_s"] = round(time.time() - t_start, 1)
     results["devices"] = [str(d) for d in jax.devices()]
     if jax.process_index() == 0:
         (workdir / "metrics.json").write_text(json.dumps(results, indent=2))
-    ckpts.close()
     return results
+
+
+def _exit_preempted(ckpts: checkpoints.Checkpoints, step: int, total_steps: int) -> None:
+    """After SIGTERM: wait until the asynchronous save of `latest` at `step` is on disk, then exit;
+    the machine may go away right after."""
+    ckpts.close()
+    log.warning(
+        "SIGTERM: stopped at step %d of %d, checkpoint saved in %s; run the same command to "
+        "resume (exit code %d)",
+        step,
+        total_steps,
+        ckpts.latest.directory,
+        preemption.EXIT_CODE,
+    )
+    raise preemption.Preempted(step)
 
 
 def _write_predictions(path: Path, utterances, probs: np.ndarray, class_names) -> None:
@@ -561,11 +664,13 @@ def _log_to_file(path: Path) -> None:
     console = logging.StreamHandler(sys.stderr)
     console.setFormatter(logging.Formatter("%(asctime)s %(levelname).1s %(message)s", "%H:%M:%S"))
     file_format = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for logger, handler, level in (
-        (ours, console, logging.INFO),
-        (ours, logging.FileHandler(path), logging.INFO),
-        (root, logging.FileHandler(path), logging.WARNING),
-    ):
+    handlers = [(ours, console, logging.INFO)]
+    if jax.process_index() == 0:  # one writer of the run's log, however many processes
+        handlers += [
+            (ours, logging.FileHandler(path), logging.INFO),
+            (root, logging.FileHandler(path), logging.WARNING),
+        ]
+    for logger, handler, level in handlers:
         handler.jax_ser = True
         handler.setLevel(level)
         if handler is not console:
@@ -574,7 +679,8 @@ def _log_to_file(path: Path) -> None:
 
 
 def save_or_check_config(config, workdir: Path) -> None:
-    """Write config.json, or refuse a workdir whose run was made with another config."""
+    """Write config.json, or refuse a workdir whose run was made with another config. Only
+    process 0 writes, replacing the file whole, so the others never read it half-written."""
     path = workdir / "config.json"
     new = _flatten(json.loads(config.to_json_best_effort()))
     if path.exists():
@@ -587,7 +693,10 @@ def save_or_check_config(config, workdir: Path) -> None:
                 f"{workdir} holds a run with another config ({listing}); resume with the same config "
                 "or choose a new --workdir"
             )
-    path.write_text(config.to_json_best_effort(indent=2))
+    if jax.process_index() == 0:
+        tmp = path.with_suffix(".json.tmp")
+        tmp.write_text(config.to_json_best_effort(indent=2))
+        tmp.replace(path)
 
 
 def _flatten(d: dict, prefix: str = "") -> dict:

@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from tests import tiny_config
@@ -46,3 +47,14 @@ def run_cli(args, env=None, timeout=300):
         timeout=timeout,
         env={**os.environ, **(env or {})},
     )
+
+
+def wait_for_checkpoint(proc, workdir, timeout=240) -> Path:
+    """Wait until the run in `proc` has saved its first `latest` checkpoint; returns that folder."""
+    latest = Path(workdir) / "checkpoints" / "latest"
+    deadline = time.time() + timeout
+    while time.time() < deadline and proc.poll() is None:
+        if latest.is_dir() and any(p.name.isdigit() for p in latest.iterdir()):
+            break
+        time.sleep(0.02)
+    return latest

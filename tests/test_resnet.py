@@ -134,7 +134,7 @@ def test_stems(stem, in_channels):
 
 
 def test_bfloat16_compute_keeps_float32_params():
-    model = resnet.Model(num_classes=3, width=8, dtype=jnp.bfloat16)
+    model = resnet.Model(num_classes=3, width=8, dtype="bfloat16")  # as --config.model.dtype
     shapes = init_shapes(model)
     assert all(p.dtype == jnp.float32 for p in jax.tree_util.tree_leaves(shapes))
     assert output_shape(model, (2, 32, 24)).dtype == jnp.float32

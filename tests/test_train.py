@@ -2,15 +2,12 @@
 losses on two simulated devices as on one."""
 
 import json
-import signal
-import subprocess
-import time
 
 import ml_collections
 import numpy as np
 
 from jax_ser import labels, train
-from tests.e2e import CHANCE_UA, REPO, cli_args, run_cli, tiny
+from tests.e2e import CHANCE_UA, cli_args, run_cli, tiny
 
 
 def test_learns_well_above_chance(trained):
@@ -56,35 +53,6 @@ def test_rerun_of_a_finished_run_does_not_train_again(trained, tiny_corpus):
     assert again["test"]["ua"] == results["test"]["ua"]
 
 
-def test_resume_after_kill_matches_uninterrupted_run(trained, tiny_corpus, tmp_path):
-    reference_dir, reference = trained
-    workdir = tmp_path / "killed"
-    args = cli_args(tiny_corpus, workdir)
-    proc = subprocess.Popen(args, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    latest = workdir / "checkpoints" / "latest"
-    deadline = time.time() + 240
-    while time.time() < deadline and proc.poll() is None:
-        if latest.is_dir() and any(p.name.isdigit() for p in latest.iterdir()):
-            break
-        time.sleep(0.02)
-    assert proc.poll() is None, "the run ended before it could be killed"
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    assert not (workdir / "metrics.json").exists()
-
-    done = run_cli(args)
-    assert done.returncode == 0, done.stderr[-3000:]
-    log = (workdir / "log.txt").read_text()
-    resumed_step = int(log.split("resumed from step ")[1].split()[0])
-    assert 0 < resumed_step < reference["history"][-1]["step"]
-    resumed = json.loads((workdir / "metrics.json").read_text())
-    for got, want in zip(resumed["history"], reference["history"], strict=True):
-        assert got["step"] == want["step"]
-        np.testing.assert_allclose(got["train_loss"], want["train_loss"], rtol=1e-5)
-        np.testing.assert_allclose(got["val_nll"], want["val_nll"], rtol=1e-5)
-    assert resumed["test"]["confusion_matrix"] == reference["test"]["confusion_matrix"]
-
-
 def test_two_simulated_devices_give_the_same_losses(trained, tiny_corpus, tmp_path):
     """The batch split over two devices computes the same step. Adam amplifies reduction-order
     differences (1e-7) to ~1e-2 within a few epochs, so the first epoch is compared: its 18 steps'
@@ -121,7 +89,7 @@ def test_early_stopping_ends_the_run_after_patience_epochs(tiny_corpus, tmp_path
     )
     with config.unlocked():
         config.model = ml_collections.ConfigDict(
-            dict(name="lstm_dense", init="random", hidden=8, dense=(8, 8))
+            dict(name="lstm_dense", init="random", hidden=8, dense=(8, 8), standardize=False)
         )
     results = train.train_and_evaluate(config, tmp_path)
     assert results["stopped_early"] and results["epochs_run"] == 3 and results["best_epoch"] == 1

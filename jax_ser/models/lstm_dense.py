@@ -28,18 +28,22 @@ def crop_frames(feats: jax.Array, length: int, rng: jax.Array | None) -> jax.Arr
 
 
 class Model(nn.Module):
-    """[crop] -> LSTM -> last hidden state -> [Dense -> ReLU -> Dropout] per width -> Dense."""
+    """[crop] -> standardise -> LSTM -> last hidden state -> [Dense -> ReLU -> Dropout] per width -> Dense."""
 
     num_classes: int
     hidden: int = 128
     dense: tuple[int, ...] = (128, 64)
     dropout: float = 0.2
     sequence_length: int = 0
+    standardize: bool = True  # affine-free BatchNorm of each input feature over the corpus
 
     @nn.compact
     def __call__(self, feats, train: bool = False):
         rng = self.make_rng("dropout") if train and self.sequence_length > 0 else None
         x = crop_frames(jnp.asarray(feats, jnp.float32), self.sequence_length, rng)
+        if self.standardize:  # MFCC c0 is ~100x c14: unscaled, it saturates the LSTM's gates
+            x = nn.BatchNorm(use_running_average=not train, use_scale=False, use_bias=False,
+                             momentum=0.9, epsilon=1e-5, axis_name=None, name="standardize")(x)
         (_, x), _ = nn.RNN(nn.OptimizedLSTMCell(self.hidden, name="lstm"), return_carry=True)(x)
         x = nn.Dropout(self.dropout, deterministic=not train)(x)
         for i, width in enumerate(self.dense):

@@ -83,7 +83,7 @@ class Model(nn.Module):
     checkpoint: str = ""  # torchvision ImageNet weights (.pth / .safetensors) for init=pretrained
     freeze_stages: int = 0  # with pretrained weights: freeze the stem and this many stages
     stem: str = "imagenet"
-    dtype: Any = jnp.float32
+    dtype: str = "float32"  # compute dtype: float32 | bfloat16 (parameters stay float32)
 
     @nn.compact
     def __call__(self, feats, train: bool = False):

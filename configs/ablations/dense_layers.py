@@ -1,0 +1,19 @@
+"""Ablation: LSTM + 2 vs 3 dense layers (configs/lstm_dense_mfcc.py), over the speaker folds.
+
+  python -m jax_ser.ablate --config configs/ablations/dense_layers.py --workdir runs/abl_dense \
+      --config.data.corpus=ravdess --config.data.root=/path/to/RAVDESS
+
+RAVDESS results: README.md, "Ablations".
+"""
+
+from pathlib import Path
+
+from jax_ser.config import load_module
+
+
+def get_config():
+    return load_module(Path(__file__).parents[1] / "lstm_dense_mfcc.py").get_config()
+
+
+def get_grid():
+    return {"model.dense": [(128, 64), (256, 128, 64)]}

@@ -1,0 +1,161 @@
+"""Ablations: every cell of a grid of config overrides, cross-validated, in one mean ± std table.
+
+  python -m jax_ser.ablate --config configs/ablations/sequence_length.py --workdir runs/abl_seq \
+      [--folds=0,1] [--seeds=0,1] [--cells=0,3] [--list_cells] [--config.data.corpus=...]
+
+The config file defines `get_config()` (the base) and `get_grid()`: an ordered dict from an axis
+name to its values. An axis named by a config key ("train.learning_rate") takes plain values; any
+other axis ("representation") takes a dict from a value's name to the overrides it stands for.
+Cells are the product of the axes. Each cell is a `jax_ser.cross_validate` run in
+<workdir>/<cell name>, so an interrupted ablation resumes where it stopped, and finished runs are
+read back. `--cells` runs a subset (to spread cells over hosts: launch/ablate_hosts.sh).
+"""
+
+from __future__ import annotations
+
+import csv
+import itertools
+import sys
+from pathlib import Path
+
+import numpy as np
+from absl import app, flags, logging
+from ml_collections import config_flags
+
+from jax_ser import config as config_lib, cross_validate as cv, input_pipeline
+
+
+def load_grid(config_file: str) -> dict:
+    module = config_lib.load_module(config_file)
+    if not hasattr(module, "get_grid"):
+        raise config_lib.ConfigError(f"{config_file} defines no get_grid() for the ablation")
+    return module.get_grid()
+
+
+def cells(grid: dict) -> list[tuple[str, dict]]:
+    """(name, flattened overrides) of every cell, in the order of the product of the axes."""
+    axes = []
+    for axis, values in grid.items():
+        if isinstance(values, dict):  # named values standing for several overrides
+            axes.append([(f"{axis}={name}", dict(over)) for name, over in values.items()])
+        else:
+            axes.append([(f"{axis.split('.')[-1]}={_fmt(v)}", {axis: v}) for v in values])
+    out = []
+    for combo in itertools.product(*axes):
+        overrides = {}
+        for _, over in combo:
+            overrides.update(over)
+        out.append((",".join(name for name, _ in combo), overrides))
+    return out
+
+
+def _fmt(value) -> str:
+    if isinstance(value, (tuple, list)):
+        return "x".join(str(v) for v in value)
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def cell_config(config, overrides: dict):
+    config = config.copy_and_resolve_references()
+    for key, value in overrides.items():
+        node = config
+        *path, field = key.split(".")
+        try:
+            for part in path:
+                node = node[part]
+            node[field] = value
+        except (KeyError, AttributeError, TypeError) as e:
+            raise config_lib.ConfigError(f"ablation override {key}={value!r}: {e}") from None
+    return config
+
+
+def ablate(config, grid: dict, workdir, folds=None, seeds=None, only=None) -> list[dict]:
+    """Run the cells (all, or the indices in `only`), then tabulate every cell with results."""
+    workdir = Path(workdir)
+    all_cells = cells(grid)
+    for _, overrides in all_cells:  # every cell must be valid before the first one runs
+        config_lib.validate(cell_config(config, overrides))
+    for index, (name, overrides) in enumerate(all_cells):
+        if only is None or index in only:
+            print(f"cell {index}: {name}", file=sys.stderr)
+            cv.cross_validate(cell_config(config, overrides), workdir / name, folds, seeds)
+    return collect(workdir, [name for name, _ in all_cells])
+
+
+def collect(workdir: Path, names: list[str]) -> list[dict]:
+    """A row per cell from its cross-validation summary.csv, so cells run on other hosts (or in
+    an earlier, interrupted call) are counted too."""
+    rows = []
+    for name in names:
+        path = workdir / name / "summary.csv"
+        if not path.exists():
+            continue
+        with open(path, newline="") as f:
+            runs = list(csv.DictReader(f))
+        row = {"cell": name, "runs": len(runs)}
+        for m in cv.METRICS:
+            values = np.array([float(r[m]) for r in runs])
+            row[m] = float(values.mean())
+            row[f"{m}_std"] = float(values.std(ddof=1)) if len(values) > 1 else 0.0
+        row["time_s"] = float(sum(float(r["train_time_s"]) for r in runs))
+        rows.append(row)
+    if rows:
+        write_tables(rows, workdir)
+    return rows
+
+
+def write_tables(rows: list[dict], workdir: Path) -> str:
+    """ablation.csv and ablation.md: a row per cell, mean ± std over its folds and seeds."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    with open(workdir / "ablation.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    lines = ["| cell | runs | UA | WA | macro-F1 | time (s) |", "|---|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        scores = " | ".join(f"{r[m]:.3f} ± {r[m + '_std']:.3f}" for m in cv.METRICS)
+        lines.append(f"| {r['cell']} | {r['runs']} | {scores} | {r['time_s']:.0f} |")
+    table = "\n".join(lines) + "\n"
+    (workdir / "ablation.md").write_text(table)
+    return table
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+    logging.set_verbosity(logging.WARNING)
+    FLAGS = flags.FLAGS
+    try:
+        grid = load_grid(config_flags.get_config_filename(FLAGS["config"]))
+        if FLAGS.list_cells:
+            for index, (name, _) in enumerate(cells(grid)):
+                print(f"{index}\t{name}")
+            return 0
+        only = {int(c) for c in FLAGS.cells} if FLAGS.cells else None
+        rows = ablate(FLAGS.config, grid, FLAGS.workdir, FLAGS.folds, FLAGS.seeds, only)
+        if not rows:
+            raise FileNotFoundError(f"no finished cell in {FLAGS.workdir}")
+    except (config_lib.ConfigError, input_pipeline.DataError, FileNotFoundError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(write_tables(rows, Path(FLAGS.workdir)))
+    print(f"tables in {Path(FLAGS.workdir) / 'ablation.md'} and ablation.csv")
+    return 0
+
+
+def define_flags():
+    """Command-line flags, defined only when run as a program, so the module imports cleanly."""
+    config_flags.DEFINE_config_file(
+        "config", None, "Ablation config file (defines get_config and get_grid).", lock_config=True
+    )
+    flags.DEFINE_string("workdir", None, "Folder holding one cross-validation folder per cell.")
+    flags.DEFINE_list("folds", [], "Fold indices to run; default: every fold of the corpus.")
+    flags.DEFINE_list("seeds", [], "Seeds to run; default: the config's seed.")
+    flags.DEFINE_list("cells", [], "Cell indices to run (see --list_cells); default: all.")
+    flags.DEFINE_bool("list_cells", False, "Print the cells, one 'index<TAB>name' per line.")
+    flags.mark_flags_as_required(["config"])
+
+
+if __name__ == "__main__":
+    define_flags()
+    app.run(main)
