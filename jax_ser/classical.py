@@ -102,10 +102,11 @@ def pooled_features(wave: np.ndarray, config) -> np.ndarray:
 
 def feature_matrix(waves: dict[str, np.ndarray], config) -> dict[str, np.ndarray]:
     """Pooled features of every waveform, cached under the data cache by content and settings."""
-    settings = [
+    data = config.data
+    settings = [  # not the split or seed: every fold of a corpus reuses the same features
         config.model.pooled,
         config.features.to_dict(),
-        config.data.to_dict(),
+        [data.sample_rate, data.trim_db, data.normalize],
         sorted((p, len(w)) for p, w in waves.items()),
     ]
     key = hashlib.sha1(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()
