@@ -1,19 +1,15 @@
 """What the speed benchmarks share: configs, timing, speech-like audio and the printed table."""
 
-import importlib.util
 import time
 
 import jax
 import numpy as np
 
-from jax_ser import synthetic
+from jax_ser import config as config_lib, synthetic
 
 
 def load_config(path: str):
-    spec = importlib.util.spec_from_file_location("config", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.get_config()
+    return config_lib.load_module(path).get_config()
 
 
 def seconds_per_call(fn, repeats: int) -> float:

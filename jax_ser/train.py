@@ -538,8 +538,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     }
     model_info = {"name": config.model.name, "init": config.model.init, "num_params": num_params}
     results = evaluate_and_write(
-        config, workdir, split, parts, decoded, lambda name: run.predict_probs(state, waves[name]),
-        results, model_info, t_start,
+        config, workdir, split, parts, targets, decoded,
+        lambda name: run.predict_probs(state, waves[name]), results, model_info, t_start,
     )
     ckpts.close()
     return results
@@ -562,26 +562,24 @@ def fit_classical(config, workdir: Path, split, parts, decoded, targets, t_start
         "num_params": int(x["train"].shape[1]),  # input dimension of the pooled vector
     }
     return evaluate_and_write(
-        config, workdir, split, parts, decoded, lambda name: fitted.probs_of(x[name]), results,
-        model_info, t_start,
+        config, workdir, split, parts, targets, decoded, lambda name: fitted.probs_of(x[name]),
+        results, model_info, t_start,
     )
 
 
 def evaluate_and_write(
-    config, workdir: Path, split, parts, decoded, probs_of, results: dict, model_info: dict,
-    t_start: float,
+    config, workdir: Path, split, parts, targets, decoded, probs_of, results: dict,
+    model_info: dict, t_start: float,
 ) -> dict:
     """Validation and test reports of the final model (`probs_of(part_name)` gives its class
     probabilities), confusion PNGs, per-utterance predictions, the data counts with each part's
     speakers, and metrics.json."""
     class_names = labels.task_classes(config.data.task)
-    index = {c: i for i, c in enumerate(class_names)}
     results = {"split": split.name, "speaker_independent": split.speaker_independent, **results}
     for name in ("val", "test"):
         if parts[name]:
             probs = probs_of(name)
-            truth = np.array([index[u.label] for u in parts[name]], np.int32)
-            report = metrics.classification_report(truth, probs, class_names)
+            report = metrics.classification_report(targets[name], probs, class_names)
             results[name] = report
             if jax.process_index() == 0:
                 metrics.plot_confusion_matrix(

@@ -1,8 +1,6 @@
 """The encoder configs as users run them: `wav2vec2_q2l` loads a Hugging Face checkpoint through the
 training Run and fine-tunes only what it should, and every encoder config trains from scratch."""
 
-import importlib.util
-
 import jax
 import ml_collections
 import numpy as np
@@ -20,10 +18,7 @@ CONFIGS = ("wav2vec2_q2l", "wav2vec2_base_cls", "hubert_large_cls", "wavlm_mlp")
 
 
 def load_config(name, checkpoint, **model_overrides):
-    spec = importlib.util.spec_from_file_location(name, REPO / "configs" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    config = module.get_config()
+    config = config_lib.load_module(REPO / "configs" / f"{name}.py").get_config()
     config.model.checkpoint = str(checkpoint)
     for key, value in model_overrides.items():
         config.model[key] = value
