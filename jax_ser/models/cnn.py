@@ -9,6 +9,8 @@ thousand utterances of an acted corpus.
 import flax.linen as nn
 import jax.numpy as jnp
 
+from jax_ser.models import _layers
+
 
 class ConvBlock(nn.Module):
     """conv3x3 -> BatchNorm -> ReLU -> max-pool by `pool` over (time, frequency)."""
@@ -21,7 +23,7 @@ class ConvBlock(nn.Module):
         x = nn.Conv(self.features, (3, 3), padding="SAME", use_bias=False, name="conv")(x)
         x = nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5, name="bn")(x)
         # SAME padding keeps at least one row and column when a map is smaller than the window.
-        return nn.max_pool(nn.relu(x), self.pool, strides=self.pool, padding="SAME")
+        return _layers.max_pool(nn.relu(x), self.pool)
 
 
 class Model(nn.Module):

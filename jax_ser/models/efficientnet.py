@@ -17,6 +17,7 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 from jax_ser import imagenet
+from jax_ser.models import _layers
 
 ModuleDef = Any
 
@@ -98,11 +99,17 @@ class ConvNormAct(nn.Module):
 
     @nn.compact
     def __call__(self, x):
-        x = nn.Conv(
-            self.features, (self.kernel, self.kernel), self.strides,
-            padding=(self.kernel - 1) // 2, feature_group_count=self.groups, use_bias=False,
-            kernel_init=conv_init, dtype=self.dtype, name="conv",
-        )(x)
+        if self.groups > 1 and self.groups == x.shape[-1] == self.features:
+            conv = _layers.DepthwiseConv(
+                self.kernel, self.strides, kernel_init=conv_init, dtype=self.dtype, name="conv"
+            )
+        else:
+            conv = nn.Conv(
+                self.features, (self.kernel, self.kernel), self.strides,
+                padding=(self.kernel - 1) // 2, feature_group_count=self.groups, use_bias=False,
+                kernel_init=conv_init, dtype=self.dtype, name="conv",
+            )
+        x = conv(x)
         x = self.norm(name="bn")(x)
         return nn.silu(x) if self.activation else x
 

@@ -1,0 +1,43 @@
+"""The CPU-fast pooling and depthwise convolution equal flax's ops, values and gradients."""
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jax_ser.models import _layers
+
+
+def value_and_grad(fn, x):
+    return jax.value_and_grad(lambda x: jnp.sum(jnp.sin(fn(x))))(x)
+
+
+@pytest.mark.parametrize("shape, window", [((2, 9, 7, 3), (2, 2)), ((1, 8, 5, 2), (3, 2)),
+                                           ((2, 1, 1, 4), (2, 2))])
+def test_max_pool_matches_flax(shape, window):
+    x = jax.random.normal(jax.random.key(0), shape)
+    ours = value_and_grad(lambda x: _layers.max_pool(x, window), x)
+    flax_ = value_and_grad(lambda x: nn.max_pool(x, window, window, "SAME"), x)
+    for a, b in zip(ours, flax_):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("kernel, strides, shape", [(3, 1, (2, 9, 7, 5)), (5, 2, (2, 11, 8, 4)),
+                                                    (3, 2, (1, 6, 6, 3)), (5, 1, (1, 3, 2, 2))])
+def test_depthwise_conv_matches_grouped_conv(kernel, strides, shape):
+    x = jax.random.normal(jax.random.key(0), shape)
+    channels = shape[-1]
+    ours = _layers.DepthwiseConv(kernel, strides)
+    grouped = nn.Conv(channels, (kernel, kernel), strides, padding=(kernel - 1) // 2,
+                      feature_group_count=channels, use_bias=False)
+    params = grouped.init(jax.random.key(1), x)
+    assert jax.tree.map(jnp.shape, ours.init(jax.random.key(1), x)) == jax.tree.map(
+        jnp.shape, params)
+    for a, b in zip(value_and_grad(lambda x: ours.apply(params, x), x),
+                    value_and_grad(lambda x: grouped.apply(params, x), x)):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+    weight_grads = [jax.grad(lambda p: jnp.sum(jnp.sin(m.apply(p, x))))(params)
+                    for m in (ours, grouped)]
+    np.testing.assert_allclose(weight_grads[0]["params"]["kernel"],
+                               weight_grads[1]["params"]["kernel"], rtol=1e-5, atol=1e-5)
