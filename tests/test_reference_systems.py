@@ -72,9 +72,8 @@ def test_pooled_features_have_the_spec_dimension(tiny_corpus):
 
 
 # Narrower models than the configs', so each trains in seconds; features and layers as configured.
-# The CNN is left out: on 1 s clips it needs minutes of CPU here to get off chance (its learning
-# is tested on a separable problem in test_models.py, and on RAVDESS in the README).
 SMALL = {
+    "cnn_logmel_mfcc": {"channels": (4, 8, 16, 32)},
     "bilstm_logmel": {"hidden": 32},
     "lstm_dense_mfcc": {"hidden": 32, "dense": (32, 32)},
     "q2l_mel": {"dim": 32, "mlp_dim": 64},
