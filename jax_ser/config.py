@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
+import math
 import os
 import re
 from pathlib import Path
@@ -18,7 +19,7 @@ import jax.numpy as jnp
 import ml_collections
 
 SCHEDULES = ("constant", "warmup_cosine", "exponential")
-SPLIT_FORMS = r"fold:\d+|loso:.+|session:\d+|random|final"
+SPLIT_FORMS = r"fold:\d+|loso:.+|session:\d+|emobox:[1-6]|random|final"
 HUB_ID = re.compile(
     r"[\w-]+/[\w.-]+"
 )  # e.g. facebook/wav2vec2-base, fetched where there is network
@@ -36,8 +37,8 @@ def base_config(model: dict) -> ml_collections.ConfigDict:
     c.data = ml_collections.ConfigDict()
     c.data.corpus = "synthetic"  # registry names, comma-separated to combine corpora
     c.data.root = ""  # one root per corpus, same order; "" = built-in cache (synthetic only)
-    c.data.task = "ravdess8"  # jax_ser.labels.TASKS
-    c.data.split = "fold:0"  # fold:K | loso:SPEAKER | session:N | random | final
+    c.data.task = "ravdess8"  # jax_ser.labels.TASKS; "TASK:class,class" keeps those classes
+    c.data.split = "fold:0"  # fold:K | loso:SPEAKER | session:N | emobox:K | random | final
     c.data.fold_size = 4  # speakers per test fold
     c.data.val_speakers = 2  # taken from the training speakers, for model selection
     c.data.allow_random_split = False
@@ -94,10 +95,38 @@ def base_config(model: dict) -> ml_collections.ConfigDict:
     c.train.class_weights = False  # inverse-frequency weights from the training labels
     c.train.early_stopping_patience = 0  # epochs without validation gain; 0 = never stop early
     c.train.select_metric = "ua"  # validation metric that picks the best checkpoint
+    # Fit one softmax temperature on the validation speakers' outputs and report the test
+    # calibration (NLL, ECE) before and after it; needs val_speakers > 0. Predictions unchanged.
+    c.train.temperature_scaling = True
     c.train.checkpoint_every_steps = 0  # 0 = at epoch ends only
     c.train.max_nan_steps = 20  # consecutive non-finite losses before the run stops
     c.train.eval_batch_size = 64
     c.train.progress_bar = True
+
+    # Augmentation in the jitted train step (jax_ser/augment.py), every element off by default.
+    # A `*_prob` is the chance that one example gets that augmentation.
+    c.augment = ml_collections.ConfigDict()
+    c.augment.gain_db = 0.0  # gain uniform in [-gain_db, gain_db] dB; 0 = off
+    c.augment.gain_prob = 1.0
+    c.augment.noise_prob = 0.0  # additive noise; 0 = off
+    c.augment.noise_snr_db = (10.0, 30.0)  # SNR range, dB, against each example's power
+    c.augment.noise_color = "white"  # white | pink
+    c.augment.time_shift_seconds = 0.0  # shift uniform in [-s, s]; 0 = off
+    c.augment.time_shift_prob = 1.0
+    c.augment.time_shift_mode = "roll"  # roll (wrap around) | zeros (fill with silence)
+    c.augment.speed = (1.0, 1.0)  # speed factor range, e.g. (0.9, 1.1); (1, 1) = off
+    c.augment.speed_prob = 1.0
+    c.augment.reverb_prob = 0.0  # synthetic room response; 0 = off
+    c.augment.reverb_rt60 = (0.2, 0.8)  # reverberation time range, seconds
+    c.augment.spec_time_masks = 0  # SpecAugment masks per example, on the features
+    c.augment.spec_time_mask_width = 0  # at most this many frames each
+    c.augment.spec_freq_masks = 0
+    c.augment.spec_freq_mask_width = 0  # at most this many feature channels each
+    c.augment.time_warp = 0  # SpecAugment time warping by at most this many frames; 0 = off
+    c.augment.mixup_alpha = 0.0  # mixup weight ~ Beta(alpha, alpha); 0 = off
+    c.augment.mixup_prob = 1.0
+    c.augment.cutmix_prob = 0.0  # a time span taken from a partner example; 0 = off
+    c.augment.cutmix_max_share = 1.0  # span share of the frames uniform in [0, max_share]
     c.lock()
     return c
 
@@ -172,14 +201,14 @@ def validate(config) -> None:
                 f"config.data.root is required for corpus {name!r}: pass "
                 f"--config.data.root=/path/to/{name} (the folder of the corpus's original layout)"
             )
-    if config.data.task not in labels.TASKS:
-        raise ConfigError(
-            f"config.data.task: unknown task {config.data.task!r}; known: {', '.join(labels.TASKS)}"
-        )
+    try:
+        labels.task_classes(config.data.task)
+    except ValueError as e:
+        raise ConfigError(f"config.data.task: {e}") from None
     if not re.fullmatch(SPLIT_FORMS, config.data.split):
         raise ConfigError(
             f"config.data.split: {config.data.split!r} is not fold:K, loso:SPEAKER, session:N, "
-            "random, final"
+            "emobox:K (K = 1..6), random, final"
         )
     if config.data.split == "random" and not config.data.allow_random_split:
         raise ConfigError(
@@ -233,6 +262,7 @@ def validate(config) -> None:
         raise ConfigError(
             f"config.train.select_metric: {config.train.select_metric!r} is not ua, wa or macro_f1"
         )
+    validate_augment(config)
     if config.model.name == "classical":  # scikit-learn on pooled features: jax_ser.classical
         from jax_ser import classical
 
@@ -272,3 +302,69 @@ def _positive(config, *keys: str) -> None:
         section, field = key.split(".")
         if not config[section][field] > 0:
             raise ConfigError(f"config.{key} must be positive, got {config[section][field]!r}")
+
+
+def validate_augment(config) -> None:
+    """Ranges of config.augment; absent from configs saved before augmentation existed."""
+    from jax_ser import augment, features, input_pipeline
+
+    a = config.get("augment")
+    if a is None:
+        return
+    for key in ("gain_prob", "noise_prob", "time_shift_prob", "speed_prob", "reverb_prob",
+                "mixup_prob", "cutmix_prob"):
+        if not 0 <= a[key] <= 1:
+            raise ConfigError(f"config.augment.{key} is a probability: it must lie in [0, 1], "
+                              f"got {a[key]!r}")
+    for key in ("gain_db", "time_shift_seconds", "spec_time_masks", "spec_time_mask_width",
+                "spec_freq_masks", "spec_freq_mask_width", "time_warp", "mixup_alpha"):
+        if not a[key] >= 0:
+            raise ConfigError(f"config.augment.{key} must be >= 0 (0 = off), got {a[key]!r}")
+    if not 0 < a.cutmix_max_share <= 1:
+        raise ConfigError(
+            f"config.augment.cutmix_max_share must lie in (0, 1], got {a.cutmix_max_share!r}"
+        )
+    for key, low in (("noise_snr_db", -math.inf), ("speed", 0.0), ("reverb_rt60", 0.0)):
+        value = a[key]
+        if len(value) != 2 or not low < value[0] <= value[1]:
+            raise ConfigError(
+                f"config.augment.{key}: {tuple(value)!r} must be a (low, high) pair with low <= "
+                f"high{'' if low == -math.inf else f' and low > {low:g}'}"
+            )
+    if a.noise_color not in ("white", "pink"):
+        raise ConfigError(f"config.augment.noise_color: {a.noise_color!r} is not white or pink")
+    if a.time_shift_mode not in ("roll", "zeros"):
+        raise ConfigError(
+            f"config.augment.time_shift_mode: {a.time_shift_mode!r} is not roll or zeros"
+        )
+    if a.time_shift_seconds >= config.data.clip_seconds:
+        raise ConfigError(
+            f"config.augment.time_shift_seconds={a.time_shift_seconds} must be shorter than "
+            f"config.data.clip_seconds={config.data.clip_seconds}"
+        )
+    if config.data.precomputed and augment.waveform_on(a):
+        raise ConfigError(
+            "config.augment: gain, noise, time shift, speed and reverb act on audio; with "
+            "config.data.precomputed features only the spec_*, time_warp, mixup and cutmix "
+            "augmentations apply"
+        )
+    if not (a.spec_time_mask_width or a.spec_freq_mask_width or a.time_warp):
+        return
+    feature_config = input_pipeline.feature_config(config)
+    frames = features.num_frames(input_pipeline.input_shape(config)[0], feature_config)
+    channels = features.num_features(feature_config)
+    if a.spec_time_mask_width > frames:
+        raise ConfigError(
+            f"config.augment.spec_time_mask_width={a.spec_time_mask_width} exceeds the "
+            f"{frames} frames of a training clip"
+        )
+    if a.spec_freq_mask_width > channels:
+        raise ConfigError(
+            f"config.augment.spec_freq_mask_width={a.spec_freq_mask_width} exceeds the "
+            f"{channels} feature channels"
+        )
+    if a.time_warp and not frames > 2 * a.time_warp + 3:
+        raise ConfigError(
+            f"config.augment.time_warp={a.time_warp} needs clips of more than 2 * time_warp + 3 "
+            f"frames; a training clip has {frames}"
+        )

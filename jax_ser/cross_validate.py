@@ -3,9 +3,12 @@
   python -m jax_ser.cross_validate --config configs/resnet18_mel.py --workdir runs/cv \
       [--folds=0,1] [--seeds=0,1] [--config.data.corpus=ravdess --config.data.root=...]
 
-Each fold and seed is an ordinary run in <workdir>/fold<K>_seed<S>: interrupted, it resumes; finished,
-it is not run again. One seed on a few held-out speakers swings by several points, so the table
-reports every run and the mean and sample standard deviation over all of them.
+The folds are those of data.fold_size consecutive speakers (split fold:K, K from 0), or, with
+--config.data.split=emobox:1 (any K), EmoBox's six RAVDESS folds emobox:1 .. emobox:6. Each fold
+and seed is an ordinary run in <workdir>/fold<K>_seed<S> (emobox<K>_seed<S>): interrupted, it
+resumes; finished, it is not run again. One seed on a few held-out speakers swings by several
+points, so the table reports every run and the mean and sample standard deviation over all of
+them.
 """
 
 from __future__ import annotations
@@ -25,19 +28,46 @@ from jax_ser import config as config_lib, input_pipeline, splits, train
 METRICS = ("ua", "wa", "macro_f1")
 
 
+def protocol_folds(config, utterances) -> tuple[str, list[int]]:
+    """The split kind cross-validated ("emobox" when data.split is emobox:K, else "fold") and
+    every fold number it has."""
+    if config.data.split.startswith("emobox:"):
+        return "emobox", sorted(splits.EMOBOX_RAVDESS_FOLDS)
+    return "fold", list(range(len(splits.speaker_folds(utterances, config.data.fold_size))))
+
+
+def check_folds(config, utterances, kind: str, folds: list[int]) -> None:
+    """Every requested fold must split these data, before the first one trains: a DataError
+    names each fold that cannot (e.g. the EmoBox actors it lacks) and the folds that can."""
+    problems, runnable = [], []
+    for fold in folds:
+        try:
+            splits.make_split(utterances, f"{kind}:{fold}", fold_size=config.data.fold_size,
+                              val_speakers=config.data.val_speakers, seed=config.seed)
+            runnable.append(fold)
+        except ValueError as e:
+            problems.append(str(e))
+    if problems:
+        hint = (f"; --folds={','.join(map(str, runnable))} runs the folds these data hold"
+                if runnable else "")
+        raise input_pipeline.DataError("\n".join(problems) + hint)
+
+
 def cross_validate(config, workdir: str | Path, folds=None, seeds=None) -> list[dict]:
     config_lib.validate(config)
     workdir = Path(workdir)
-    speaker_folds = splits.speaker_folds(train.read_utterances(config), config.data.fold_size)
-    folds = list(range(len(speaker_folds))) if not folds else [int(k) for k in folds]
+    utterances = train.read_utterances(config)
+    kind, all_folds = protocol_folds(config, utterances)
+    folds = all_folds if not folds else [int(k) for k in folds]
+    check_folds(config, utterances, kind, folds)
     seeds = [config.seed] if not seeds else [int(s) for s in seeds]
     rows = []
     for fold in folds:
         for seed in seeds:
             run_config = config.copy_and_resolve_references()
-            run_config.data.split = f"fold:{fold}"
+            run_config.data.split = f"{kind}:{fold}"
             run_config.seed = seed
-            run_dir = workdir / f"fold{fold}_seed{seed}"
+            run_dir = workdir / f"{kind}{fold}_seed{seed}"
             finished = run_dir / "metrics.json"
             if finished.exists():
                 train.save_or_check_config(run_config, run_dir)
@@ -115,7 +145,8 @@ def define_flags():
         "config", None, "Experiment config file (configs/*.py).", lock_config=True
     )
     flags.DEFINE_string("workdir", None, "Folder holding one run folder per fold and seed.")
-    flags.DEFINE_list("folds", [], "Fold indices to run; default: every fold of the corpus.")
+    flags.DEFINE_list("folds", [], "Fold numbers to run (fold:K from 0, emobox:K from 1); "
+                      "default: every fold of the protocol.")
     flags.DEFINE_list("seeds", [], "Seeds to run; default: the config's seed.")
     flags.mark_flags_as_required(["config", "workdir"])
 

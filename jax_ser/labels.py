@@ -27,9 +27,22 @@ TASKS = {
 
 
 def _task_map(task: str) -> dict[str, str]:
-    if task not in TASKS:
-        raise ValueError(f"unknown task {task!r}; known tasks: {', '.join(TASKS)}")
-    return TASKS[task]
+    """The map of a task name, or of "TASK:class,class,...": that task kept to the listed classes
+    (e.g. the classes corpora share, for cross-corpus tests)."""
+    name, _, keep = task.partition(":")
+    if name not in TASKS:
+        raise ValueError(f"unknown task {name!r}; known tasks: {', '.join(TASKS)}")
+    mapping = TASKS[name]
+    if not keep:
+        return mapping
+    kept = [c.strip() for c in keep.split(",") if c.strip()]
+    classes = [c for c in VOCABULARY if c in set(mapping.values())]
+    unknown = [c for c in kept if c not in classes]
+    if unknown or len(set(kept)) < 2:
+        not_classes = f" (not: {', '.join(unknown)})" if unknown else ""
+        raise ValueError(f"task {task!r}: keep two or more of the classes of {name}: "
+                         f"{', '.join(classes)}{not_classes}")
+    return {label: c for label, c in mapping.items() if c in kept}
 
 
 def task_classes(task: str) -> tuple[str, ...]:

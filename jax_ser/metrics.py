@@ -2,8 +2,9 @@
 
 Speech-emotion papers report weighted accuracy (WA, plain accuracy) beside unweighted accuracy
 (UA, mean per-class recall) because the corpora are imbalanced; both are here, with macro F1,
-one-vs-rest ROC AUC and two calibration measures (NLL, ECE). Values are plain Python types so the
-report can be written as JSON in the workdir.
+one-vs-rest ROC AUC and two calibration measures (NLL, ECE), with the reliability diagram that
+shows the ECE's bins. Values are plain Python types so the report can be written as JSON in the
+workdir.
 """
 
 import os
@@ -83,15 +84,60 @@ def one_vs_rest_auc(y_true, probs) -> float | None:
 
 def expected_calibration_error(y_true, probs, num_bins: int = ECE_BINS) -> float:
     """Support-weighted |accuracy - confidence| over equal-width confidence bins (Guo et al.)."""
+    _, accuracy, confidence, counts = reliability_bins(y_true, probs, num_bins)
+    used = counts > 0
+    return float(np.sum(counts[used] * np.abs(accuracy[used] - confidence[used])) / counts.sum())
+
+
+def reliability_bins(y_true, probs, num_bins: int = ECE_BINS):
+    """Per confidence bin: (lower edges, accuracy, mean confidence, count); NaN in empty bins.
+
+    Bin b holds top-class confidences in (b / num_bins, (b + 1) / num_bins].
+    """
+    probs = np.asarray(probs)
     confidence = probs.max(axis=1).astype(np.float64)
-    correct = probs.argmax(axis=1) == y_true
-    # Bin b holds confidences in (b / num_bins, (b + 1) / num_bins].
+    correct = probs.argmax(axis=1) == np.asarray(y_true)
     bins = np.clip(np.ceil(confidence * num_bins).astype(int) - 1, 0, num_bins - 1)
-    ece = 0.0
-    for b in np.unique(bins):
-        in_bin = bins == b
-        ece += in_bin.mean() * abs(correct[in_bin].mean() - confidence[in_bin].mean())
-    return float(ece)
+    counts = np.bincount(bins, minlength=num_bins).astype(np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        accuracy = np.bincount(bins, correct, minlength=num_bins) / counts
+        mean_confidence = np.bincount(bins, confidence, minlength=num_bins) / counts
+    return np.arange(num_bins) / num_bins, accuracy, mean_confidence, counts
+
+
+def plot_reliability_diagram(y_true, probs, path, title=None, calibrated=None,
+                             num_bins: int = ECE_BINS) -> None:
+    """Saves a PNG: accuracy against confidence per bin (bars; the diagonal is perfect
+    calibration) over a histogram of confidences; `calibrated` probabilities, e.g. after
+    temperature scaling, are drawn as a second curve."""
+    edges, accuracy, _, counts = reliability_bins(y_true, probs, num_bins)
+    width = 1.0 / num_bins
+    fig = Figure(figsize=(5.0, 6.0))
+    FigureCanvasAgg(fig)
+    top, bottom = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 1]})
+    ece = expected_calibration_error(y_true, probs, num_bins)
+    top.bar(edges, np.nan_to_num(accuracy), width=width, align="edge", color="tab:blue",
+            edgecolor="black", alpha=0.7, label=f"raw (ECE {ece:.3f})")
+    if calibrated is not None:
+        _, c_accuracy, c_confidence, _ = reliability_bins(y_true, calibrated, num_bins)
+        used = ~np.isnan(c_accuracy)
+        c_ece = expected_calibration_error(y_true, calibrated, num_bins)
+        top.plot(c_confidence[used], c_accuracy[used], "o-", color="tab:orange",
+                 label=f"calibrated (ECE {c_ece:.3f})")
+    top.plot([0, 1], [0, 1], "--", color="gray", label="perfect calibration")
+    top.set_xlim(0, 1)
+    top.set_ylim(0, 1)
+    top.set_ylabel("accuracy")
+    top.legend(loc="upper left")
+    if title:
+        top.set_title(title)
+    bottom.bar(edges, counts, width=width, align="edge", color="tab:blue", edgecolor="black",
+               alpha=0.7)
+    bottom.set_xlabel("confidence (top-class probability)")
+    bottom.set_ylabel("utterances")
+    fig.tight_layout()
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    fig.savefig(path, format="png", dpi=100)
 
 
 def plot_confusion_matrix(cm, labels, path, title=None) -> None:

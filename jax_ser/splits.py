@@ -50,6 +50,47 @@ def speaker_folds(utterances: list[Utterance], fold_size: int = 4) -> list[list[
     return folds
 
 
+# EmoBox (Ma et al., 2024) scores RAVDESS speaker-independently in 6 folds of 4 test actors. Its
+# preprocessing drew the folds at random (unseeded), so they are copied here from the toolkit's
+# published lists, data/ravdess/fold_K/ravdess_test_fold_K.jsonl in github.com/emo-box/EmoBox,
+# not derived. EmoBox trains on the other 20 actors and has no validation part.
+EMOBOX_RAVDESS_FOLDS = {
+    1: ("01", "11", "20", "21"),
+    2: ("04", "10", "12", "14"),
+    3: ("08", "09", "19", "23"),
+    4: ("03", "05", "07", "24"),
+    5: ("02", "15", "16", "18"),
+    6: ("06", "13", "17", "22"),
+}
+
+
+def emobox_test_speakers(utterances: list[Utterance], fold: int) -> set[str]:
+    """Speaker keys of EmoBox RAVDESS fold `fold` (1..6, EmoBox's numbering).
+
+    Raises ValueError naming the fold's actors that the data lacks: a fold scored on fewer actors
+    is not the published fold. Other missing actors only shrink training; that is logged.
+    """
+    if fold not in EMOBOX_RAVDESS_FOLDS:
+        raise ValueError(f"EmoBox RAVDESS folds are numbered 1..6, got {fold}")
+    present = {u.speaker_key for u in utterances}
+    actors = EMOBOX_RAVDESS_FOLDS[fold]
+    missing = [a for a in actors if f"ravdess/{a}" not in present]
+    found = sorted(k.partition("/")[2] for k in present if k.startswith("ravdess/"))
+    if missing:
+        which = (f"actor {missing[0]} is" if len(missing) == 1
+                 else f"actors {', '.join(missing)} are")
+        have = f"{len(found)} RAVDESS actors found" if found else "it has no RAVDESS actor"
+        raise ValueError(
+            f"EmoBox fold {fold} tests on RAVDESS actors {', '.join(actors)}, but {which} not in "
+            f"the data ({have}), so the fold cannot be scored as published"
+        )
+    absent = sorted(a for f in EMOBOX_RAVDESS_FOLDS.values() for a in f if a not in found)
+    if absent:
+        log.warning("EmoBox fold %d: RAVDESS actor(s) %s absent, so training has fewer speakers "
+                    "than EmoBox's", fold, ", ".join(absent))
+    return {f"ravdess/{a}" for a in actors}
+
+
 def check_speaker_independent(split: Split) -> None:
     """Raises ValueError naming every speaker found in more than one part of `split`."""
     parts = {"train": split.train, "val": split.val, "test": split.test}
@@ -135,7 +176,8 @@ def _random_split(utterances: list[Utterance], name: str, seed: int) -> Split:
 
 def make_split(utterances: list[Utterance], spec: str, *, fold_size: int = 4,
                val_speakers: int = 2, seed: int = 0, allow_random: bool = False) -> Split:
-    """Split named by `spec`: "fold:K", "loso:SPEAKER", "session:N", "random" or "final"."""
+    """Split named by `spec`: "fold:K", "loso:SPEAKER", "session:N", "emobox:K", "random" or
+    "final"."""
     kind, _, arg = spec.partition(":")
     if kind == "random" and not arg:
         if not allow_random:
@@ -158,9 +200,16 @@ def make_split(utterances: list[Utterance], spec: str, *, fold_size: int = 4,
             valid = ", ".join(sessions) or "none (no utterance has a session)"
             raise ValueError(f"split {spec!r}: session must be one of: {valid}")
         test_keys = {u.speaker_key for u in utterances if u.session == arg}
+    elif kind == "emobox":
+        if not arg.isdigit():
+            raise ValueError(f"split {spec!r}: EmoBox RAVDESS folds are emobox:1 .. emobox:6")
+        try:
+            test_keys = emobox_test_speakers(utterances, int(arg))
+        except ValueError as e:
+            raise ValueError(f"split {spec!r}: {e}") from None
     else:
         raise ValueError(f"unknown split {spec!r}; valid forms: fold:K, loso:SPEAKER, session:N, "
-                         "random, final")
+                         "random, final, emobox:K")
     test = [u for u in utterances if u.speaker_key in test_keys]
     rest = [u for u in utterances if u.speaker_key not in test_keys]
     return _by_speaker(rest, test, spec, val_speakers)

@@ -28,6 +28,8 @@ from jax.experimental import multihost_utils
 from jax.sharding import NamedSharding, PartitionSpec as P
 
 from jax_ser import (
+    augment,
+    calibration,
     checkpoints,
     config as config_lib,
     corpora,
@@ -43,7 +45,10 @@ from jax_ser import (
 log = logging.getLogger(__name__)
 
 # Keys that may change between a run and its resumption without changing its results.
-RESUMABLE_CHANGES = ("train.progress_bar", "data.num_workers", "data.cache_dir", "train.fsdp")
+RESUMABLE_CHANGES = (
+    "train.progress_bar", "data.num_workers", "data.cache_dir", "train.fsdp",
+    "train.temperature_scaling",  # evaluation only
+)
 
 
 class TrainState(train_state.TrainState):
@@ -119,13 +124,20 @@ def make_optimizer(
 
 def classification_loss(logits, labels_, class_weights, label_smoothing: float, kind: str):
     """Softmax cross-entropy, or per-label sigmoid binary cross-entropy (Query2Label's choice),
-    averaged with the class weights of each example's label."""
-    targets = optax.smooth_labels(jax.nn.one_hot(labels_, logits.shape[-1]), label_smoothing)
+    averaged with the class weights of each example's label. `labels_` are class indices [B], or
+    soft targets [B, C] from mixup or cutmix: an example mixing two labels then weighs the same
+    mixture of their class weights, and label smoothing applies to the mixture."""
+    if labels_.ndim == logits.ndim:  # soft targets
+        mixed = labels_.astype(jnp.float32)
+        weights = jnp.sum(mixed * class_weights, axis=-1)
+    else:
+        mixed = jax.nn.one_hot(labels_, logits.shape[-1])
+        weights = class_weights[labels_]
+    targets = optax.smooth_labels(mixed, label_smoothing)
     if kind == "sigmoid":
         per_example = optax.sigmoid_binary_cross_entropy(logits, targets).sum(axis=-1)
     else:
         per_example = optax.softmax_cross_entropy(logits, targets)
-    weights = class_weights[labels_]
     return jnp.sum(per_example * weights) / jnp.sum(weights)
 
 
@@ -141,6 +153,21 @@ def make_steps(config, model, class_weights):
     """The pure step functions: train_step(state, batch) and eval_step(state, wave)."""
     feature_config = input_pipeline.feature_config(config)
     dropout_key = jax.random.PRNGKey(config.seed + 1)
+    augment_config = augment.settings(config)  # None: every augmentation off
+
+    def train_inputs(batch, rng):
+        """Features and targets of a training batch, augmented where config.augment says."""
+        if augment_config is None:
+            return frontend(batch["wave"], feature_config), batch["label"]
+        return augment.train_batch(
+            jax.random.fold_in(rng, 2),  # rng feeds dropout, fold_in(rng, 1) the masks
+            batch["wave"],
+            batch["label"],
+            augment_config,
+            lambda waves: frontend(waves, feature_config),
+            sample_rate=config.data.sample_rate,
+            num_classes=class_weights.shape[0],
+        )
 
     def apply(state, params, feats, train, rng=None):
         variables = {"params": params, **state.model_state}
@@ -153,12 +180,11 @@ def make_steps(config, model, class_weights):
         rng = jax.random.fold_in(dropout_key, state.step)
 
         def loss_fn(params):
-            logits, model_state = apply(
-                state, params, frontend(batch["wave"], feature_config), True, rng
-            )
+            feats, targets = train_inputs(batch, rng)
+            logits, model_state = apply(state, params, feats, True, rng)
             loss = classification_loss(
                 logits,
-                batch["label"],
+                targets,
                 class_weights,
                 config.train.label_smoothing,
                 config.train.loss,
@@ -324,14 +350,17 @@ def read_utterances(config) -> list[corpora.Utterance]:
 def load_data(config):
     """Corpora -> task labels -> split -> decoded waveforms, with the bad files counted."""
     utterances = read_utterances(config)
-    split = splits.make_split(
-        utterances,
-        config.data.split,
-        fold_size=config.data.fold_size,
-        val_speakers=config.data.val_speakers,
-        seed=config.seed,
-        allow_random=config.data.allow_random_split,
-    )
+    try:
+        split = splits.make_split(
+            utterances,
+            config.data.split,
+            fold_size=config.data.fold_size,
+            val_speakers=config.data.val_speakers,
+            seed=config.seed,
+            allow_random=config.data.allow_random_split,
+        )
+    except ValueError as e:  # a split these data cannot hold, e.g. an EmoBox fold's missing actor
+        raise input_pipeline.DataError(str(e)) from None
     if not split.speaker_independent:
         warning = (
             "WARNING: split 'random' shares speakers between train and test; its numbers are "
@@ -572,13 +601,15 @@ def evaluate_and_write(
     model_info: dict, t_start: float,
 ) -> dict:
     """Validation and test reports of the final model (`probs_of(part_name)` gives its class
-    probabilities), confusion PNGs, per-utterance predictions, the data counts with each part's
-    speakers, and metrics.json."""
+    probabilities), confusion and reliability PNGs, per-utterance predictions, the calibration
+    before and after temperature scaling, the data counts with each part's speakers, and
+    metrics.json."""
     class_names = labels.task_classes(config.data.task)
     results = {"split": split.name, "speaker_independent": split.speaker_independent, **results}
+    all_probs = {}
     for name in ("val", "test"):
         if parts[name]:
-            probs = probs_of(name)
+            probs = all_probs[name] = probs_of(name)
             report = metrics.classification_report(targets[name], probs, class_names)
             results[name] = report
             if jax.process_index() == 0:
@@ -590,6 +621,17 @@ def evaluate_and_write(
                 )
                 _write_predictions(workdir / f"predictions_{name}.jsonl", parts[name], probs,
                                    class_names)
+    calibrated = _temperature_scaling(config, results, targets, all_probs, class_names)
+    if jax.process_index() == 0:
+        for name, probs in all_probs.items():
+            metrics.plot_reliability_diagram(
+                targets[name],
+                probs,
+                workdir / f"reliability_{name}.png",
+                title=f"{name}: reliability ({split.name})"
+                + (f", T = {results['calibration']['temperature']:.2f}" if calibrated else ""),
+                calibrated=calibrated.get(name),
+            )
     bad_here = {
         u.path: decoded.bad[u.path]
         for part in (split.train, split.val, split.test)
@@ -610,6 +652,45 @@ def evaluate_and_write(
     if jax.process_index() == 0:
         (workdir / "metrics.json").write_text(json.dumps(results, indent=2))
     return results
+
+
+def _temperature_scaling(config, results: dict, targets, probs: dict, class_names) -> dict:
+    """With train.temperature_scaling and validation speakers: fit one temperature on the
+    validation outputs (jax_ser.calibration), record NLL, ECE and ROC AUC of each part before and
+    after it in results["calibration"], and return the calibrated probabilities by part name."""
+    if not config.train.get("temperature_scaling", True):
+        return {}
+    if "val" not in probs:
+        log.info("temperature scaling skipped: the split has no validation speakers to fit it on")
+        results["calibration"] = {"skipped": "no validation speakers"}
+        return {}
+    temperature = calibration.fit_temperature(targets["val"], probs["val"])
+    if not 1.01 * calibration.T_RANGE[0] < temperature < 0.99 * calibration.T_RANGE[1]:
+        log.warning("temperature %.3g is at the edge of its search range %s: too few or too "
+                    "extreme validation outputs to fit it well", temperature, calibration.T_RANGE)
+    calibrated = {name: calibration.apply_temperature(p, temperature) for name, p in probs.items()}
+    results["calibration"] = {
+        "method": "temperature scaling of log-probabilities: softmax(log(p) / T)",
+        "temperature": temperature,
+        "fitted_on": f"val ({len(targets['val'])} utterances)",
+    }
+    for name, p in calibrated.items():
+        after = metrics.classification_report(targets[name], p, class_names)
+        results["calibration"][name] = {
+            key: {"raw": results[name][key], "calibrated": after[key]}
+            for key in ("nll", "ece", "roc_auc")
+        }
+    summary = results["calibration"].get("test", results["calibration"]["val"])
+    log.info(
+        "temperature %.3f fitted on the validation speakers: %s NLL %.3f -> %.3f, ECE %.3f -> %.3f",
+        temperature,
+        "test" if "test" in calibrated else "val",
+        summary["nll"]["raw"],
+        summary["nll"]["calibrated"],
+        summary["ece"]["raw"],
+        summary["ece"]["calibrated"],
+    )
+    return calibrated
 
 
 def _exit_preempted(ckpts: checkpoints.Checkpoints, step: int, total_steps: int) -> None:

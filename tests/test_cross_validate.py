@@ -69,3 +69,34 @@ def test_parallel_launch_dry_run_prints_one_command_per_fold():
         ) in lines[fold]
     assert lines[3].endswith("--folds=0,1,2 --config.seed=3")
     assert not (REPO / "runs" / "cv").exists()
+
+
+def test_emobox_protocol_runs_its_folds_and_names_missing_actors(tmp_path, monkeypatch):
+    """EmoBox folds are emobox:1..6; on actors 01-20 only, the folds testing 21-24 are refused
+    before anything trains."""
+    from jax_ser import input_pipeline, train
+    from jax_ser.synthetic import file_name
+
+    corpus = tmp_path / "ravdess"
+    for actor in range(1, 21):  # empty files: the reader parses names only
+        for emotion in (1, 5):
+            (corpus / f"Actor_{actor:02d}").mkdir(parents=True, exist_ok=True)
+            (corpus / f"Actor_{actor:02d}" / file_name(emotion, 1, 1, 1, actor)).touch()
+    runs = []
+
+    def fake_run(config, workdir):
+        runs.append((config.data.split, workdir.name))
+        return {"data": {"test_speakers": ["ravdess/04"]}, "test": {"ua": 0.5, "wa": 0.5,
+                "macro_f1": 0.5}, "best_epoch": 1, "train_time_s": 1.0}
+
+    monkeypatch.setattr(train, "train_and_evaluate", fake_run)
+    config = tiny(corpus, **{"data.split": "emobox:1", "train.progress_bar": False})
+    with pytest.raises(input_pipeline.DataError) as error:
+        cross_validate.cross_validate(config, tmp_path / "cv")
+    message = str(error.value)
+    for fold, actor in ((1, 21), (3, 23), (4, 24), (6, 22)):
+        assert f"EmoBox fold {fold} tests on" in message and f"actor {actor} is not" in message
+    assert "--folds=2,5" in message and not runs
+    rows = cross_validate.cross_validate(config, tmp_path / "cv", folds=["2", "5"])
+    assert runs == [("emobox:2", "emobox2_seed0"), ("emobox:5", "emobox5_seed0")]
+    assert [r["fold"] for r in rows] == [2, 5]

@@ -46,3 +46,15 @@ def test_unknown_task_lists_known_ones():
         labels.task_classes("iemocap5")
     with pytest.raises(ValueError, match="unknown task"):
         labels.apply_task([], "nope")
+
+
+def test_task_kept_to_listed_classes():
+    assert labels.task_classes("ravdess8:sad,neutral,angry") == ("neutral", "sad", "angry")
+    mapped = labels.apply_task(utterances("calm", "neutral", "happy", "sad"),
+                               "ravdess7:neutral,sad")
+    assert [(u.path, u.label) for u in mapped] == [
+        ("/0.wav", "neutral"), ("/1.wav", "neutral"), ("/3.wav", "sad")]
+    with pytest.raises(ValueError, match="not: calm"):
+        labels.task_classes("ravdess7:neutral,calm")
+    with pytest.raises(ValueError, match="two or more"):
+        labels.task_classes("ravdess8:sad")

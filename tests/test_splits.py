@@ -6,7 +6,13 @@ import logging
 import pytest
 
 from jax_ser.corpora import Utterance
-from jax_ser.splits import Split, check_speaker_independent, make_split, speaker_folds
+from jax_ser.splits import (
+    EMOBOX_RAVDESS_FOLDS,
+    Split,
+    check_speaker_independent,
+    make_split,
+    speaker_folds,
+)
 
 EMOTIONS = ("neutral", "calm", "happy", "sad", "angry", "fearful", "disgust", "surprised")
 
@@ -185,3 +191,33 @@ def test_bad_specs(spec, message):
 def test_a_single_fold_leaves_nothing_to_train():
     with pytest.raises(ValueError, match="no training utterances"):
         make_split(ravdess_like(actors=range(1, 4)), "fold:0")
+
+
+def test_emobox_folds_are_speaker_disjoint_and_cover_the_24_actors():
+    utterances = ravdess_like(range(1, 25))
+    tested = []
+    for k in range(1, 7):
+        split = make_split(utterances, f"emobox:{k}", val_speakers=2)
+        assert speakers(split.test) == sorted(EMOBOX_RAVDESS_FOLDS[k])
+        assert len(speakers(split.val)) == 2 and len(speakers(split.train)) == 18
+        assert split.speaker_independent and split.name == f"emobox:{k}"
+        assert_partition(split, utterances)
+        tested += speakers(split.test)
+    assert sorted(tested) == [f"{a:02d}" for a in range(1, 25)]  # each actor tested exactly once
+    assert speakers(make_split(utterances, "emobox:1").test) == ["01", "11", "20", "21"]
+
+
+def test_emobox_fold_missing_actors_is_named(caplog):
+    utterances = ravdess_like(range(1, 21))  # the development copy: actors 01-20 only
+    with pytest.raises(ValueError, match="emobox:6.*actor 22 is not in the data"):
+        make_split(utterances, "emobox:6")
+    with pytest.raises(ValueError, match="emobox:1.*actor 21 is not"):
+        make_split(utterances, "emobox:1")
+    with caplog.at_level(logging.WARNING, logger="jax_ser.splits"):
+        split = make_split(utterances, "emobox:2")  # actors 04 10 12 14 are all there
+    assert speakers(split.test) == ["04", "10", "12", "14"]
+    assert "21, 22, 23, 24 absent" in caplog.text
+    with pytest.raises(ValueError, match="emobox:1 .. emobox:6"):
+        make_split(utterances, "emobox:x")
+    with pytest.raises(ValueError, match="no RAVDESS actor"):
+        make_split(iemocap_like(), "emobox:2")

@@ -1,0 +1,321 @@
+"""Data augmentation on the accelerator, inside the jitted train step.
+
+Small SER corpora (RAVDESS: 24 actors) overfit to their speakers, rooms and microphones; the
+cheapest remedy is to show the model each clip under many such conditions. Every function here
+is a pure function of an explicit PRNG key, so a run is reproducible for its seed and the work
+stays on device with the features. Order in the train step, as in the data path: waveform
+augmentations -> features -> SpecAugment -> mixup / cutmix. Evaluation never augments.
+
+Each function returns its input unchanged when its setting is off. Pitch shifting is left out:
+shifting pitch at constant tempo needs a phase vocoder or PSOLA to stretch time back, which is
+not worth its cost here; `speed` changes pitch and tempo together, as Kaldi's speed
+perturbation does.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+# -60 dB in natural-log amplitude: an envelope exp(-LN_1000 * t / rt60) has fallen 60 dB at rt60.
+LN_1000 = math.log(1000.0)
+
+
+def _uniforms(key, batch: int, count: int) -> jax.Array:
+    """[B, count] uniforms in [0, 1): every per-example draw of one augmentation from one call,
+    since each separate call to the generator adds to the compile time of the train step."""
+    return jax.random.uniform(key, (batch, count))
+
+
+def _between(u: jax.Array, low: float, high: float) -> jax.Array:
+    return low + (high - low) * u
+
+
+def _integers(u: jax.Array, low, high) -> jax.Array:
+    """Integers uniform in [low, high] from uniforms in [0, 1)."""
+    return jnp.clip(jnp.floor(low + u * (high - low + 1)), low, high)
+
+
+def _power(x: jax.Array) -> jax.Array:
+    return jnp.mean(jnp.square(x), axis=-1, keepdims=True)
+
+
+# --- waveforms [B, N] -------------------------------------------------------------------------
+
+
+def gain(key, waves: jax.Array, max_db: float, prob: float = 1.0) -> jax.Array:
+    """Scale each example by a gain uniform in [-max_db, max_db] dB: the loudness of a recording
+    says more about the microphone distance than about the emotion. Not clipped: the features
+    are computed from the float signal."""
+    if max_db <= 0 or prob <= 0:
+        return waves
+    u = _uniforms(key, waves.shape[0], 2)
+    db = jnp.where(u[:, 1:] < prob, _between(u[:, :1], -max_db, max_db), 0.0)
+    return (waves * 10.0 ** (db / 20.0)).astype(waves.dtype)
+
+
+def noise(
+    key, waves: jax.Array, snr_db: tuple[float, float], prob: float, color: str = "white"
+) -> jax.Array:
+    """Add Gaussian noise at a signal-to-noise ratio uniform in `snr_db`, measured against each
+    example's own mean power. `color="pink"` shapes the noise to a 1/f power spectrum, closer to
+    room and crowd noise than white noise is."""
+    if prob <= 0:
+        return waves
+    k_noise, k_draws = jax.random.split(key)
+    b, n = waves.shape
+    u = _uniforms(k_draws, b, 2)
+    x = waves.astype(jnp.float32)
+    z = jax.random.normal(k_noise, (b, n))
+    if color == "pink":
+        f = jnp.arange(n // 2 + 1, dtype=jnp.float32)
+        z = jnp.fft.irfft(jnp.fft.rfft(z) / jnp.sqrt(jnp.maximum(f, 1.0)), n=n)
+    snr = _between(u[:, :1], *snr_db)
+    scale = jnp.sqrt(_power(x) / (_power(z) * 10.0 ** (snr / 10.0)))
+    return jnp.where(u[:, 1:] < prob, x + scale * z, x).astype(waves.dtype)
+
+
+def time_shift(
+    key, waves: jax.Array, max_samples: int, prob: float = 1.0, mode: str = "roll"
+) -> jax.Array:
+    """Shift each example by a whole number of samples uniform in [-max_samples, max_samples]:
+    the model should not care where in the crop the utterance sits. `roll` wraps the samples
+    around, `zeros` fills the vacated end with silence."""
+    if max_samples <= 0 or prob <= 0:
+        return waves
+    b, n = waves.shape
+    u = _uniforms(key, b, 2)
+    shift = jnp.where(u[:, 1:] < prob, _integers(u[:, :1], -max_samples, max_samples), 0)
+    source = jnp.arange(n)[None, :] - shift.astype(jnp.int32)
+    if mode == "roll":
+        return jnp.take_along_axis(waves, source % n, axis=1)
+    inside = (source >= 0) & (source < n)
+    shifted = jnp.take_along_axis(waves, jnp.clip(source, 0, n - 1), axis=1)
+    return jnp.where(inside, shifted, 0).astype(waves.dtype)
+
+
+def _interpolate(x: jax.Array, position: jax.Array) -> jax.Array:
+    """x [B, N] read at fractional positions [B, M] by linear interpolation; 0 outside [0, N-1]."""
+    n = x.shape[1]
+    lo = jnp.clip(jnp.floor(position), 0, n - 1)
+    frac = position - lo
+    lo = lo.astype(jnp.int32)
+    hi = jnp.minimum(lo + 1, n - 1)
+    y = (1 - frac) * jnp.take_along_axis(x, lo, 1) + frac * jnp.take_along_axis(x, hi, 1)
+    return jnp.where((position >= 0) & (position <= n - 1), y, 0.0)
+
+
+def speed(key, waves: jax.Array, factors: tuple[float, float], prob: float = 1.0) -> jax.Array:
+    """Play each example faster or slower by a factor uniform in `factors` (resampling by linear
+    interpolation, so pitch moves with tempo), centred in the crop: a faster clip is padded with
+    zeros at both ends, a slower one cropped back to N samples. No anti-aliasing filter: at
+    factors near 1 the aliased band is the top few percent of the spectrum."""
+    low, high = factors
+    if (low == 1 and high == 1) or prob <= 0:
+        return waves
+    b, n = waves.shape
+    u = _uniforms(key, b, 2)
+    factor = jnp.where(u[:, 1:] < prob, _between(u[:, :1], low, high), 1.0)
+    centre = (n - 1) / 2
+    position = centre + (jnp.arange(n, dtype=jnp.float32)[None, :] - centre) * factor
+    return _interpolate(waves.astype(jnp.float32), position).astype(waves.dtype)
+
+
+def reverb(
+    key,
+    waves: jax.Array,
+    sample_rate: float,
+    rt60: tuple[float, float],
+    prob: float,
+) -> jax.Array:
+    """Convolve each chosen example with a synthetic room response: Gaussian noise under an
+    exponential envelope that falls 60 dB in a reverberation time uniform in `rt60` seconds,
+    after a unit direct path. The response is `rt60[1]` seconds long; the convolution is done by
+    FFT and cut back to N samples, and the result rescaled to the input's power, so only the
+    room changes, not the level."""
+    if prob <= 0:
+        return waves
+    k_ir, k_draws = jax.random.split(key)
+    b, n = waves.shape
+    u = _uniforms(k_draws, b, 2)
+    length = max(2, math.ceil(rt60[1] * sample_rate))
+    t = jnp.arange(length, dtype=jnp.float32) / sample_rate
+    seconds = _between(u[:, :1], *rt60)
+    response = jax.random.normal(k_ir, (b, length)) * jnp.exp(-LN_1000 * t / seconds)
+    response = response.at[:, 0].set(1.0)
+    size = 1 << (n + length - 2).bit_length()  # a power of two >= n + length - 1
+    x = waves.astype(jnp.float32)
+    wet = jnp.fft.irfft(jnp.fft.rfft(x, size) * jnp.fft.rfft(response, size), size)[:, :n]
+    wet = wet * jnp.sqrt(_power(x) / jnp.maximum(_power(wet), 1e-12))
+    return jnp.where(u[:, 1:] < prob, wet, x).astype(waves.dtype)
+
+
+# --- features [B, T, F] -----------------------------------------------------------------------
+
+
+def _span_masks(key, batch: int, size: int, count: int, max_width: int) -> jax.Array:
+    """[B, size] booleans, the union of `count` spans per example, each of width uniform in
+    [0, max_width] and start uniform over the places it fits (Park et al. 2019)."""
+    u = _uniforms(key, batch, 2 * count).reshape(batch, count, 2)
+    width = _integers(u[..., :1], 0, max_width)
+    start = _integers(u[..., 1:], 0, size - width)
+    position = jnp.arange(size)[None, None, :]
+    return jnp.any((position >= start) & (position < start + width), axis=1)
+
+
+def time_masks(key, feats: jax.Array, count: int, max_width: int) -> jax.Array:
+    """SpecAugment time masks: `count` spans of up to `max_width` frames per example, filled with
+    the example's mean feature value (0 after utterance normalisation; unlike a literal 0, the
+    mean is also a neutral value for unnormalised dB or MFCC features)."""
+    if count <= 0 or max_width <= 0:
+        return feats
+    b, t, _ = feats.shape
+    masked = _span_masks(key, b, t, count, max_width)[:, :, None]
+    return jnp.where(masked, jnp.mean(feats, axis=(1, 2), keepdims=True), feats)
+
+
+def freq_masks(key, feats: jax.Array, count: int, max_width: int) -> jax.Array:
+    """SpecAugment frequency masks: `count` bands of up to `max_width` channels per example,
+    filled with the example's mean, as `time_masks`."""
+    if count <= 0 or max_width <= 0:
+        return feats
+    b, _, f = feats.shape
+    masked = _span_masks(key, b, f, count, max_width)[:, None, :]
+    return jnp.where(masked, jnp.mean(feats, axis=(1, 2), keepdims=True), feats)
+
+
+def time_warp(key, feats: jax.Array, max_frames: int) -> jax.Array:
+    """SpecAugment time warping: the frame at a point w0 uniform in [W+1, T-2-W] moves to w0 + w,
+    w uniform in [-W, W], and the frames either side stretch or shrink linearly to follow
+    (linear interpolation between frames). Needs T > 2W + 3, which config.validate checks."""
+    if max_frames <= 0:
+        return feats
+    b, t, f = feats.shape
+    u = _uniforms(key, b, 2)
+    w0 = _between(u[:, :1], max_frames + 1, t - 2 - max_frames)
+    w = _between(u[:, 1:], -max_frames, max_frames)
+    out = jnp.arange(t, dtype=jnp.float32)[None, :]
+    target = w0 + w  # where w0 lands; 0 and T-1 stay put
+    source = jnp.where(
+        out < target,
+        out * w0 / target,
+        w0 + (out - target) * (t - 1 - w0) / (t - 1 - target),
+    )
+    x = jnp.moveaxis(feats.astype(jnp.float32), 2, 1).reshape(b * f, t)
+    warped = _interpolate(x, jnp.repeat(jnp.clip(source, 0, t - 1), f, axis=0))
+    return jnp.moveaxis(warped.reshape(b, f, t), 1, 2).astype(feats.dtype)
+
+
+def mixup(
+    key, feats: jax.Array, targets: jax.Array, alpha: float, prob: float = 1.0
+) -> tuple[jax.Array, jax.Array]:
+    """Mixup (Zhang et al. 2018): each chosen example becomes lam * itself + (1 - lam) * a
+    partner from the batch (a random permutation), lam ~ Beta(alpha, alpha), and so do its soft
+    targets [B, C]."""
+    if alpha <= 0 or prob <= 0:
+        return feats, targets
+    k_lam, k_perm, k_on = jax.random.split(key, 3)
+    b = feats.shape[0]
+    # Beta(alpha, alpha) as X / (X + Y), X and Y ~ Gamma(alpha), in log space as
+    # jax.random.beta does, but from one call to the (slow to compile) gamma sampler
+    log_xy = jax.random.loggamma(k_lam, alpha, (2, b))
+    lam = jnp.exp(log_xy[0] - jnp.logaddexp(log_xy[0], log_xy[1]))
+    lam = jnp.where(jax.random.uniform(k_on, (b,)) < prob, lam, 1.0)
+    partner = jax.random.permutation(k_perm, b)
+    mixed = lam[:, None, None] * feats + (1 - lam[:, None, None]) * feats[partner]
+    return mixed.astype(feats.dtype), lam[:, None] * targets + (1 - lam[:, None]) * targets[partner]
+
+
+def cutmix(
+    key, feats: jax.Array, targets: jax.Array, prob: float, max_share: float = 1.0
+) -> tuple[jax.Array, jax.Array]:
+    """CutMix over time (Yun et al. 2019): each chosen example takes a span of frames from a
+    partner in the batch, at the same place; the span covers a share of the frames uniform in
+    [0, max_share] (rounded to whole frames; max_share=1 is CutMix's Beta(1, 1)), and the targets
+    mix by the exact share taken."""
+    if prob <= 0:
+        return feats, targets
+    k_draws, k_perm = jax.random.split(key)
+    b, t, _ = feats.shape
+    u = _uniforms(k_draws, b, 3)
+    width = jnp.where(u[:, 2:] < prob, jnp.round(u[:, :1] * max_share * t), 0.0)
+    start = _integers(u[:, 1:2], 0, t - width)
+    frame = jnp.arange(t)[None, :]
+    taken = (frame >= start) & (frame < start + width)
+    partner = jax.random.permutation(k_perm, b)
+    mixed = jnp.where(taken[:, :, None], feats[partner], feats)
+    share = width / t
+    return mixed, (1 - share) * targets + share * targets[partner]
+
+
+# --- the train step's use -----------------------------------------------------------------------
+
+
+def waveform_on(cfg) -> bool:
+    """Whether any waveform augmentation is switched on."""
+    return (
+        (cfg["gain_db"] > 0 and cfg["gain_prob"] > 0)
+        or cfg["noise_prob"] > 0
+        or (cfg["time_shift_seconds"] > 0 and cfg["time_shift_prob"] > 0)
+        or (tuple(cfg["speed"]) != (1.0, 1.0) and cfg["speed_prob"] > 0)
+        or cfg["reverb_prob"] > 0
+    )
+
+
+def mixing_on(cfg) -> bool:
+    """Whether mixup or cutmix is switched on (the targets become soft)."""
+    return (cfg["mixup_alpha"] > 0 and cfg["mixup_prob"] > 0) or cfg["cutmix_prob"] > 0
+
+
+def settings(config) -> dict[str, Any] | None:
+    """config.augment as a dict, or None where every augmentation is off or the config predates
+    augmentation: the train step is then exactly the unaugmented one."""
+    section = config.get("augment")
+    if section is None:
+        return None
+    cfg = section.to_dict()
+    spec_on = (
+        (cfg["spec_time_masks"] > 0 and cfg["spec_time_mask_width"] > 0)
+        or (cfg["spec_freq_masks"] > 0 and cfg["spec_freq_mask_width"] > 0)
+        or cfg["time_warp"] > 0
+    )
+    return cfg if waveform_on(cfg) or spec_on or mixing_on(cfg) else None
+
+
+def train_batch(
+    key,
+    waves: jax.Array,
+    labels: jax.Array,
+    cfg: dict[str, Any],
+    frontend: Callable[[jax.Array], jax.Array],
+    *,
+    sample_rate: float,
+    num_classes: int,
+) -> tuple[jax.Array, jax.Array]:
+    """Augmented features [B, T, F] and targets of one training batch: class indices [B], or soft
+    targets [B, C] when mixup or cutmix is on (with both on, cutmix acts on mixup's output and
+    the targets compose). Partners come from the whole global batch, across devices. Waveform
+    augmentations apply to audio input [B, N] only, not to precomputed features."""
+    keys = jax.random.split(key, 10)
+    if waves.ndim == 2:
+        waves = gain(keys[0], waves, cfg["gain_db"], cfg["gain_prob"])
+        shift = round(cfg["time_shift_seconds"] * sample_rate)
+        waves = time_shift(keys[1], waves, shift, cfg["time_shift_prob"], cfg["time_shift_mode"])
+        waves = speed(keys[2], waves, tuple(cfg["speed"]), cfg["speed_prob"])
+        waves = reverb(keys[3], waves, sample_rate, tuple(cfg["reverb_rt60"]), cfg["reverb_prob"])
+        waves = noise(
+            keys[4], waves, tuple(cfg["noise_snr_db"]), cfg["noise_prob"], cfg["noise_color"]
+        )
+    feats = frontend(waves)
+    feats = time_warp(keys[5], feats, cfg["time_warp"])
+    feats = time_masks(keys[6], feats, cfg["spec_time_masks"], cfg["spec_time_mask_width"])
+    feats = freq_masks(keys[7], feats, cfg["spec_freq_masks"], cfg["spec_freq_mask_width"])
+    if not mixing_on(cfg):
+        return feats, labels
+    targets = jax.nn.one_hot(labels, num_classes)
+    feats, targets = mixup(keys[8], feats, targets, cfg["mixup_alpha"], cfg["mixup_prob"])
+    return cutmix(keys[9], feats, targets, cfg["cutmix_prob"], cfg["cutmix_max_share"])

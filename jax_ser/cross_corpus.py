@@ -1,0 +1,264 @@
+"""Cross-corpus evaluation in one command: a train × test matrix of UA, WA and macro-F1.
+
+  python -m jax_ser.cross_corpus --config configs/resnet18_mel.py --workdir runs/xc \
+      --train=ravdess,tess,ravdess+tess --test=ravdess,tess \
+      --roots=ravdess=/data/RAVDESS,tess=/data/TESS [--classes=neutral,happy,sad,angry]
+
+Each --train item (corpora joined by "+") is one ordinary training run, train.train_and_evaluate,
+in <workdir>/train_<item>, with the config's split (data.split) over that item's speakers. Every
+run and every test uses the same classes: those all the named corpora have after the config's task
+(data.task, jax_ser.labels) maps their labels, or --classes; utterances of other classes are left
+out. Each cell then tests one corpus:
+  - a corpus the run did not train on: every one of its utterances, through the best checkpoint;
+  - a corpus it trained on: only the speakers of that corpus the run's split held out (its test
+    part), so the cell stays speaker-independent; "—" when the split held out none of them
+    (e.g. with data.split=final).
+A cell's result is kept in <workdir>/train_<item>/test_<corpus>.json and read back, and a finished
+run is not trained again, so an interrupted matrix resumes where it stopped. The matrix goes to
+cross_corpus.md (one table per metric) and cross_corpus.csv (a row per cell). Corpus roots come
+from --roots, else from the config's data.corpus / data.root pairs; synthetic needs none.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+from absl import app, flags, logging
+from ml_collections import config_flags
+
+from jax_ser import config as config_lib, corpora, input_pipeline, labels, metrics, predict, train
+
+METRICS = (("ua", "UA"), ("wa", "WA"), ("macro_f1", "macro-F1"))
+IN_CORPUS = "in-corpus: held-out speakers of the training run's split"
+CROSS_CORPUS = "cross-corpus: every utterance"
+
+
+def parse_train_sets(items) -> list[tuple[str, ...]]:
+    """["ravdess", "ravdess+tess"] -> [("ravdess",), ("ravdess", "tess")]."""
+    sets = [tuple(n.strip() for n in item.split("+") if n.strip()) for item in items]
+    return [s for s in sets if s]
+
+
+def corpus_roots(config, roots=()) -> dict[str, str]:
+    """Corpus name -> root: the config's data.corpus / data.root pairs, then "name=path" items."""
+    found = {name: root for name, root in config_lib.corpus_list(config)}
+    for item in roots:
+        name, sep, path = item.partition("=")
+        if not sep or not name.strip():
+            raise config_lib.ConfigError(f"--roots item {item!r} is not name=path")
+        found[name.strip()] = path.strip()
+    return found
+
+
+def shared_classes(config, names, roots: dict[str, str], keep=()) -> tuple[str, ...]:
+    """The task classes every corpus in `names` has (or `keep`, checked), in VOCABULARY order."""
+    task_classes = labels.task_classes(config.data.task)
+    per_corpus = {}
+    for name in names:
+        if name not in corpora.NAMES:
+            raise config_lib.ConfigError(
+                f"unknown corpus {name!r}; known: {', '.join(corpora.NAMES)}"
+            )
+        if not roots.get(name) and name != "synthetic":
+            raise config_lib.ConfigError(
+                f"no root for corpus {name!r}: pass --roots={name}=/path/to/{name}"
+            )
+        read = labels.apply_task(corpora.read(name, roots.get(name) or None), config.data.task)
+        per_corpus[name] = {u.label for u in read}
+    wanted = set(keep) if keep else set.intersection(*per_corpus.values())
+    lacking = {n: sorted(wanted - have) for n, have in per_corpus.items() if wanted - have}
+    if keep and (set(keep) - set(task_classes) or lacking):
+        raise config_lib.ConfigError(
+            f"--classes: {', '.join(keep)} must be classes of task {config.data.task} "
+            f"({', '.join(task_classes)}) that every corpus has; missing: {lacking}"
+        )
+    classes = tuple(c for c in task_classes if c in wanted)
+    if len(classes) < 2:
+        listing = "; ".join(f"{n}: {', '.join(sorted(c))}" for n, c in per_corpus.items())
+        raise input_pipeline.DataError(
+            f"the corpora share fewer than two classes of task {config.data.task} ({listing})"
+        )
+    return classes
+
+
+def run_config(config, train_set, roots: dict[str, str], task: str):
+    c = config.copy_and_resolve_references()
+    paths = [roots.get(n, "") for n in train_set]
+    c.data.corpus = ",".join(train_set)
+    c.data.root = ",".join(paths) if any(paths) else ""
+    c.data.task = task
+    return c
+
+
+def cross_corpus(config, workdir, train_items, test_names, roots=(), classes=()) -> list[dict]:
+    """Train every train set (or read it back), test every corpus, write the tables; the cells."""
+    workdir = Path(workdir)
+    train_sets = parse_train_sets(train_items)
+    test_names = [n.strip() for n in test_names if n.strip()]
+    if not train_sets or not test_names:
+        raise config_lib.ConfigError("--train and --test each need at least one corpus")
+    if config.data.split == "random":
+        raise config_lib.ConfigError(
+            "config.data.split=random shares speakers between train and test; cross-corpus "
+            "cells on a trained corpus must test held-out speakers (use fold:K, loso:..., final)"
+        )
+    if config.data.precomputed:
+        raise config_lib.ConfigError(
+            "config.data.precomputed: cross-corpus tests decode the test corpora's audio; "
+            "train on audio"
+        )
+    roots = corpus_roots(config, roots)
+    names = list(dict.fromkeys([n for s in train_sets for n in s] + test_names))
+    kept = shared_classes(config, names, roots, classes)
+    base_task = config.data.task.partition(":")[0]
+    task = (config.data.task if kept == labels.task_classes(config.data.task)
+            else f"{base_task}:{','.join(kept)}")
+    configs = {s: run_config(config, s, roots, task) for s in train_sets}
+    for c in configs.values():  # every run must be valid before the first one trains
+        config_lib.validate(c)
+    input_pipeline.hide_gpus_from_tf()
+    print(f"classes shared by {', '.join(names)}: {', '.join(kept)}", file=sys.stderr)
+    cells = []
+    for train_set, c in configs.items():
+        name = "+".join(train_set)
+        run_dir = workdir / f"train_{name}"
+        finished = run_dir / "metrics.json"
+        if finished.exists():
+            train.save_or_check_config(c, run_dir)
+            results = json.loads(finished.read_text())
+            print(f"train {name}: finished earlier, read {finished}", file=sys.stderr)
+        else:
+            print(f"train {name}", file=sys.stderr)
+            results = train.train_and_evaluate(c, run_dir)
+        predictor = None
+        for test in test_names:
+            path = run_dir / f"test_{test}.json"
+            if path.exists():
+                cell = json.loads(path.read_text())
+            else:
+                if test in train_set:
+                    cell = _held_out_cell(run_dir, test, kept, results)
+                else:
+                    predictor = predictor or predict.Predictor(run_dir)
+                    cell = _other_corpus_cell(predictor, c, test, roots, task, kept)
+                cell = {"train": name, "test": test, "classes": list(kept), **cell}
+                path.write_text(json.dumps(cell, indent=2))
+            cells.append(cell)
+            write_tables(cells, workdir, config.data.split)
+    return cells
+
+
+def _held_out_cell(run_dir: Path, corpus: str, classes, results: dict) -> dict:
+    """The run's own test predictions of `corpus`'s held-out speakers."""
+    path = run_dir / "predictions_test.jsonl"
+    lines = [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+    lines = [line for line in lines if line["speaker"].startswith(f"{corpus}/")]
+    if not lines or not results.get("speaker_independent", False):
+        return {"protocol": IN_CORPUS, "n": 0,
+                "note": f"split {results['split']} holds out no speaker of {corpus}"}
+    index = {c: i for i, c in enumerate(classes)}
+    y = np.array([index[line["label"]] for line in lines])
+    probs = np.array([[line["probs"][c] for c in classes] for line in lines])
+    probs /= probs.sum(axis=1, keepdims=True)  # written rounded to 6 decimals
+    report = metrics.classification_report(y, probs, classes)
+    speakers = sorted({line["speaker"] for line in lines})
+    return {"protocol": IN_CORPUS, **_scores(report), "speakers": speakers, "report": report}
+
+
+def _other_corpus_cell(predictor, config, corpus: str, roots, task: str, classes) -> dict:
+    """Every utterance of a corpus the run did not train on, through its best checkpoint."""
+    utterances = labels.apply_task(corpora.read(corpus, roots.get(corpus) or None), task)
+    decoded = input_pipeline.decode(utterances, config.data)
+    utterances = [u for u in utterances if u.path in decoded.waves]
+    if not utterances:
+        raise input_pipeline.DataError(f"no readable utterance of {corpus} in classes {classes}")
+    waves = [decoded.waves[u.path] for u in utterances]
+    probs = predictor.run.predict_probs(predictor.state, waves)
+    index = {c: i for i, c in enumerate(classes)}
+    report = metrics.classification_report(
+        np.array([index[u.label] for u in utterances]), probs, classes
+    )
+    return {"protocol": CROSS_CORPUS, **_scores(report), "bad_files": len(decoded.bad),
+            "speakers": sorted({u.speaker_key for u in utterances}), "report": report}
+
+
+def _scores(report: dict) -> dict:
+    return {"n": report["n"], **{key: report[key] for key, _ in METRICS}}
+
+
+def write_tables(cells: list[dict], workdir: Path, split: str) -> str:
+    """cross_corpus.csv (a row per cell) and cross_corpus.md (a train × test matrix per metric)."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    fields = ["train", "test", "protocol", "n", *(key for key, _ in METRICS)]
+    with open(workdir / "cross_corpus.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(cells)
+    rows = list(dict.fromkeys(c["train"] for c in cells))
+    columns = list(dict.fromkeys(c["test"] for c in cells))
+    by_pair = {(c["train"], c["test"]): c for c in cells}
+    header = (f"Classes: {', '.join(cells[0]['classes'])}. Rows: training corpora (split "
+              f"{split}); columns: test corpus.")
+    lines = [header, ""]
+    for key, title in METRICS:
+        lines += [f"**{title}**", "", "| train \\ test | " + " | ".join(columns) + " |",
+                  "|---|" + "---:|" * len(columns)]
+        for row in rows:
+            values = []
+            for column in columns:
+                cell = by_pair.get((row, column))
+                if cell is None:
+                    values.append("")
+                elif not cell["n"]:
+                    values.append("—")
+                else:
+                    star = "*" if cell["protocol"] == IN_CORPUS else ""
+                    values.append(f"{cell[key]:.3f}{star}")
+            lines.append(f"| {row} | " + " | ".join(values) + " |")
+        lines.append("")
+    lines.append(
+        "\\* in-corpus: only the speakers of that corpus that the training run's split held out "
+        "(never heard in training), so the cell is speaker-independent. — : the split held out "
+        "no speaker of that corpus. Other cells test every utterance of a corpus not trained on."
+    )
+    table = "\n".join(lines) + "\n"
+    (workdir / "cross_corpus.md").write_text(table)
+    return table
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+    logging.set_verbosity(logging.WARNING)
+    FLAGS = flags.FLAGS
+    try:
+        cells = cross_corpus(FLAGS.config, FLAGS.workdir, FLAGS.train, FLAGS.test, FLAGS.roots,
+                             FLAGS.classes)
+    except (config_lib.ConfigError, input_pipeline.DataError, FileNotFoundError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(write_tables(cells, Path(FLAGS.workdir), FLAGS.config.data.split))
+    print(f"tables in {Path(FLAGS.workdir) / 'cross_corpus.md'} and cross_corpus.csv")
+    return 0
+
+
+def define_flags():
+    """Command-line flags, defined only when run as a program, so the module imports cleanly."""
+    config_flags.DEFINE_config_file(
+        "config", None, "Experiment config file (configs/*.py).", lock_config=True
+    )
+    flags.DEFINE_string("workdir", None, "Folder holding one run folder per training set.")
+    flags.DEFINE_list("train", None, "Training sets: corpus names, several joined by '+'.")
+    flags.DEFINE_list("test", None, "Test corpora.")
+    flags.DEFINE_list("roots", [], "Corpus roots as name=path; default: the config's data.root.")
+    flags.DEFINE_list("classes", [], "Classes to keep; default: those every corpus has.")
+    flags.mark_flags_as_required(["config", "workdir", "train", "test"])
+
+
+if __name__ == "__main__":
+    define_flags()
+    app.run(main)
