@@ -42,6 +42,9 @@ def base_config(model: dict) -> ml_collections.ConfigDict:
     c.data.fold_size = 4  # speakers per test fold
     c.data.val_speakers = 2  # taken from the training speakers, for model selection
     c.data.allow_random_split = False
+    # With several corpora: split only this one into train/val/test and train on all of the
+    # others too (e.g. corpus "ravdess,tess", eval_corpus "ravdess"); "" = split them all.
+    c.data.eval_corpus = ""
     c.data.sample_rate = 16000
     c.data.clip_seconds = 3.0
     c.data.trim_db = 30.0  # 0 disables silence trimming
@@ -93,6 +96,10 @@ def base_config(model: dict) -> ml_collections.ConfigDict:
     c.train.loss = "softmax"  # softmax cross-entropy | sigmoid (per-label binary cross-entropy)
     c.train.label_smoothing = 0.0
     c.train.class_weights = False  # inverse-frequency weights from the training labels
+    c.train.class_balanced_sampling = False  # draw each class equally often (with replacement)
+    # Evaluate and keep the exponential moving average of the weights (jax_ser/ema.py), e.g.
+    # 0.999; 0 = off.
+    c.train.ema_decay = 0.0
     c.train.early_stopping_patience = 0  # epochs without validation gain; 0 = never stop early
     c.train.select_metric = "ua"  # validation metric that picks the best checkpoint
     # Fit one softmax temperature on the validation speakers' outputs and report the test
@@ -201,6 +208,12 @@ def validate(config) -> None:
                 f"config.data.root is required for corpus {name!r}: pass "
                 f"--config.data.root=/path/to/{name} (the folder of the corpus's original layout)"
             )
+    names = [name for name, _ in corpus_list(config)]
+    if config.data.get("eval_corpus", "") and config.data.eval_corpus not in names:
+        raise ConfigError(
+            f"config.data.eval_corpus: {config.data.eval_corpus!r} is not one of the corpora "
+            f"read (config.data.corpus: {', '.join(names)})"
+        )
     try:
         labels.task_classes(config.data.task)
     except ValueError as e:
@@ -236,6 +249,10 @@ def validate(config) -> None:
         )
     if not 0 <= config.data.max_bad_fraction <= 1:
         raise ConfigError("config.data.max_bad_fraction must lie in [0, 1]")
+    if not 0 <= config.train.get("ema_decay", 0.0) < 1:
+        raise ConfigError(
+            f"config.train.ema_decay must lie in [0, 1) (0 = off), got {config.train.ema_decay!r}"
+        )
     try:
         features.num_features(config.features)
     except ValueError as e:

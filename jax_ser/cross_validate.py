@@ -43,7 +43,8 @@ def check_folds(config, utterances, kind: str, folds: list[int]) -> None:
     for fold in folds:
         try:
             splits.make_split(utterances, f"{kind}:{fold}", fold_size=config.data.fold_size,
-                              val_speakers=config.data.val_speakers, seed=config.seed)
+                              val_speakers=config.data.val_speakers, seed=config.seed,
+                              eval_corpus=config.data.eval_corpus)
             runnable.append(fold)
         except ValueError as e:
             problems.append(str(e))
@@ -57,7 +58,9 @@ def cross_validate(config, workdir: str | Path, folds=None, seeds=None) -> list[
     config_lib.validate(config)
     workdir = Path(workdir)
     utterances = train.read_utterances(config)
-    kind, all_folds = protocol_folds(config, utterances)
+    scored = [u for u in utterances if u.corpus == config.data.eval_corpus or
+              not config.data.eval_corpus]
+    kind, all_folds = protocol_folds(config, scored)
     folds = all_folds if not folds else [int(k) for k in folds]
     check_folds(config, utterances, kind, folds)
     seeds = [config.seed] if not seeds else [int(s) for s in seeds]

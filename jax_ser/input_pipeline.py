@@ -151,9 +151,19 @@ def check_bad_fraction(decoded: Decoded, total: int, max_fraction: float) -> Non
         )
 
 
-def epoch_order(num_examples: int, global_batch: int, seed: int, epoch: int) -> np.ndarray:
-    """[steps, global_batch] utterance indices of one epoch; a set smaller than a batch is tiled."""
-    perm = np.random.default_rng((seed, epoch)).permutation(num_examples)
+def epoch_order(num_examples: int, global_batch: int, seed: int, epoch: int,
+                balance_labels: np.ndarray | None = None) -> np.ndarray:
+    """[steps, global_batch] utterance indices of one epoch; a set smaller than a batch is tiled.
+
+    With `balance_labels`, class-balanced sampling: the epoch's `num_examples` draws are made with
+    replacement, each class equally likely, so rare classes are seen as often as common ones."""
+    rng = np.random.default_rng((seed, epoch))
+    if balance_labels is None:
+        perm = rng.permutation(num_examples)
+    else:
+        counts = np.bincount(balance_labels)
+        weights = 1.0 / counts[balance_labels]
+        perm = rng.choice(num_examples, num_examples, p=weights / weights.sum())
     steps = max(1, num_examples // global_batch)
     return np.resize(perm, steps * global_batch).reshape(steps, global_batch)
 
@@ -170,12 +180,13 @@ def train_batches(
     process_index: int = 0,
     process_count: int = 1,
     grad_accum_steps: int = 1,
+    balanced: bool = False,
 ) -> Iterator[dict]:
     """This process's share of the epoch's batches, from `start_step` on: wave [b, N] (or
     [b, T, D] precomputed frames), label [b]. With `grad_accum_steps` K, each global batch comes
     as K micro-batches in turn, and `start_step` counts micro-batches: the examples of an update
-    are those of the unaccumulated run."""
-    order = epoch_order(len(waves), global_batch, seed, epoch)
+    are those of the unaccumulated run. `balanced`: class-balanced sampling (epoch_order)."""
+    order = epoch_order(len(waves), global_batch, seed, epoch, labels if balanced else None)
     order = order.reshape(-1, global_batch // grad_accum_steps)
     local_batch = global_batch // grad_accum_steps // process_count
     local = order.reshape(len(order), process_count, local_batch)[start_step:, process_index]

@@ -175,9 +175,25 @@ def _random_split(utterances: list[Utterance], name: str, seed: int) -> Split:
 
 
 def make_split(utterances: list[Utterance], spec: str, *, fold_size: int = 4,
-               val_speakers: int = 2, seed: int = 0, allow_random: bool = False) -> Split:
+               val_speakers: int = 2, seed: int = 0, allow_random: bool = False,
+               eval_corpus: str = "") -> Split:
     """Split named by `spec`: "fold:K", "loso:SPEAKER", "session:N", "emobox:K", "random" or
-    "final"."""
+    "final". With `eval_corpus`, only that corpus is split into train, validation and test;
+    every utterance of the other corpora is added to training (multi-corpus training, scored on
+    held-out speakers of one corpus)."""
+    if not eval_corpus:
+        return _split(utterances, spec, fold_size, val_speakers, seed, allow_random)
+    scored = [u for u in utterances if u.corpus == eval_corpus]
+    if not scored:
+        found = ", ".join(sorted({u.corpus for u in utterances})) or "none"
+        raise ValueError(f"eval corpus {eval_corpus!r} has no utterances (corpora read: {found})")
+    split = _split(scored, spec, fold_size, val_speakers, seed, allow_random)
+    extra = [u for u in utterances if u.corpus != eval_corpus]
+    return dataclasses.replace(split, train=split.train + extra)
+
+
+def _split(utterances: list[Utterance], spec: str, fold_size: int, val_speakers: int, seed: int,
+           allow_random: bool) -> Split:
     kind, _, arg = spec.partition(":")
     if kind == "random" and not arg:
         if not allow_random:

@@ -33,6 +33,7 @@ from jax_ser import (
     checkpoints,
     config as config_lib,
     corpora,
+    ema,
     features,
     input_pipeline,
     labels,
@@ -117,6 +118,8 @@ def make_optimizer(
         steps.append(optax.masked(optax.set_to_zero(), jax.tree.map(lambda s: s == 0, lr_scales)))
     if tc.grad_clip_norm > 0:
         steps.append(optax.clip_by_global_norm(tc.grad_clip_norm))
+    if tc.get("ema_decay", 0.0) > 0:  # absent from configs saved before it existed
+        opt = optax.chain(opt, ema.params_ema(tc.ema_decay))
     tx = optax.chain(*steps, opt)
     accum = tc.get("grad_accum_steps", 1)  # absent from configs saved before it existed
     return (optax.MultiSteps(tx, accum).gradient_transformation() if accum > 1 else tx), schedule
@@ -358,6 +361,7 @@ def load_data(config):
             val_speakers=config.data.val_speakers,
             seed=config.seed,
             allow_random=config.data.allow_random_split,
+            eval_corpus=config.data.get("eval_corpus", ""),
         )
     except ValueError as e:  # a split these data cannot hold, e.g. an EmoBox fold's missing actor
         raise input_pipeline.DataError(str(e)) from None
@@ -484,6 +488,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
                 process_index=jax.process_index(),
                 process_count=jax.process_count(),
                 grad_accum_steps=tc.grad_accum_steps,
+                balanced=tc.get("class_balanced_sampling", False),
             ):
                 state, m = run.train_step(state, {k: run.to_global(v) for k, v in batch.items()})
                 m = jax.device_get(m)
@@ -518,9 +523,10 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
                 "learning_rate": float(run.schedule(int(state.step))),
                 "epoch_time_s": round(time.time() - t_epoch, 2),
             }
+            evaluated = ema.averaged(state)  # the weights' moving average with train.ema_decay
             if parts["val"]:
                 val = metrics.classification_report(
-                    targets["val"], run.predict_probs(state, waves["val"]), class_names
+                    targets["val"], run.predict_probs(evaluated, waves["val"]), class_names
                 )
                 record.update({f"val_{k}": val[k] for k in ("ua", "wa", "macro_f1", "nll")})
                 score = val[tc.select_metric]
@@ -532,7 +538,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
                 meta.update(best_score=score, best_epoch=epoch + 1, epochs_since_best=0)
                 ckpts.save_best(
                     int(state.step),
-                    {"params": state.params, "model_state": state.model_state},
+                    {"params": evaluated.params, "model_state": evaluated.model_state},
                     {"epoch": epoch + 1, "score": score},
                 )
             else:

@@ -221,3 +221,30 @@ def test_emobox_fold_missing_actors_is_named(caplog):
         make_split(utterances, "emobox:x")
     with pytest.raises(ValueError, match="no RAVDESS actor"):
         make_split(iemocap_like(), "emobox:2")
+
+
+def test_eval_corpus_scores_one_corpus_and_trains_on_all():
+    ravdess = ravdess_like()
+    tess = [Utterance(f"/t/{s}_{e}.wav", e, s, "tess", "female")
+            for s in ("OAF", "YAF") for e in EMOTIONS if e != "calm"]
+    split = make_split(ravdess + tess, "fold:1", eval_corpus="ravdess")
+    assert_partition(split, ravdess + tess)
+    assert speakers(split.test) == ["05", "06", "07", "08"]
+    assert {u.corpus for u in split.test + split.val} == {"ravdess"}
+    assert all(u in split.train for u in tess)
+    # Folds count the scored corpus's speakers only: 5 RAVDESS folds, not 6 with TESS's two.
+    with pytest.raises(ValueError, match="0..4"):
+        make_split(ravdess + tess, "fold:5", eval_corpus="ravdess")
+    with pytest.raises(ValueError, match="eval corpus 'crema_d' has no utterances"):
+        make_split(ravdess + tess, "fold:0", eval_corpus="crema_d")
+
+
+def test_eval_corpus_must_be_a_corpus_read():
+    from jax_ser import config as config_lib
+    from tests import tiny_config
+
+    config = tiny_config.get_config()
+    config.data.corpus, config.data.root = "ravdess,tess", "/r,/t"
+    config.data.eval_corpus = "ravdes"
+    with pytest.raises(config_lib.ConfigError, match="config.data.eval_corpus: 'ravdes'"):
+        config_lib.validate(config)
