@@ -284,6 +284,9 @@ def validate(config) -> None:
         from jax_ser import classical
 
         return classical.validate(config)
+    if config.model.name not in models.names():
+        known = ", ".join([*models.names(), "classical (scikit-learn)"])
+        raise ConfigError(f"config.model.name: unknown model {config.model.name!r}; known: {known}")
     try:  # builds and traces the model on one clip's features, without computing anything
         model = models.build(config.model, num_classes=2)
         feature_config = input_pipeline.feature_config(config)

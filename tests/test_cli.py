@@ -28,7 +28,7 @@ def test_bad_config_stops_the_command_before_any_work(tiny_corpus, tmp_path, ove
 @pytest.mark.parametrize(
     "key, value, message",
     [
-        ("model.name", "resnot", "unknown model 'resnot'"),
+        ("model.name", "resnot", "unknown model 'resnot'.*classical"),
         ("data.split", "speaker", "config.data.split"),
         ("data.task", "ravdess9", "unknown task 'ravdess9'"),
         ("features.name", "mfccs", "config.features.name"),
