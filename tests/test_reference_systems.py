@@ -142,7 +142,8 @@ def test_ablation_override_typo_is_named():
         ablate.cell_config(config, {"model.dens": (64,)})
 
 
-@pytest.mark.parametrize("name", ["dense_layers", "sequence_length", "lr_representation"])
+@pytest.mark.parametrize("name", ["dense_layers", "sequence_length", "lr_representation",
+                                  "recipe"])
 def test_ready_ablations_validate_every_cell(name):
     path = REPO / "configs" / "ablations" / f"{name}.py"
     base = config_lib.load_module(path).get_config()
