@@ -3,6 +3,7 @@ sampling."""
 
 import jax
 import jax.numpy as jnp
+import ml_collections
 import numpy as np
 import optax
 import pytest
@@ -31,6 +32,7 @@ def test_run_evaluates_the_average_and_it_moves_once_per_update():
     """With 2 micro-batches per update, the two calls make one update and one averaging step."""
     accum = 2
     config = tiny_config.get_config()
+    config.model = ml_collections.ConfigDict({"name": "mlp", "init": "random", "hidden": (16,)})
     config.train.ema_decay, config.train.grad_accum_steps = 0.5, accum
     config.train.schedule, config.train.warmup_epochs = "constant", 0.0
     run = train.Run(config, steps_per_epoch=4)
@@ -47,7 +49,7 @@ def test_run_evaluates_the_average_and_it_moves_once_per_update():
     averaged = jax.device_get(ema.averaged(state).params)
     jax.tree.map(lambda a, p0, p1: np.testing.assert_allclose(a, 0.1 * p0 + 0.9 * p1, rtol=1e-5,
                                                               atol=1e-6), averaged, first, second)
-    assert not np.array_equal(averaged["fc"]["kernel"], second["fc"]["kernel"])
+    assert not np.array_equal(averaged["hidden0"]["kernel"], second["hidden0"]["kernel"])
 
 
 def test_without_ema_the_state_is_evaluated_as_it_is():
