@@ -4,7 +4,10 @@ Small SER corpora (RAVDESS: 24 actors) overfit to their speakers, rooms and micr
 cheapest remedy is to show the model each clip under many such conditions. Every function here
 is a pure function of an explicit PRNG key, so a run is reproducible for its seed and the work
 stays on device with the features. Order in the train step, as in the data path: waveform
-augmentations -> features -> SpecAugment -> mixup / cutmix. Evaluation never augments.
+augmentations -> features -> SpecAugment -> image changes of the feature map (zoom, rotation,
+brightness) -> mixup / cutmix. Evaluation never augments. Progressive resizing (`resize`,
+train.progressive_resizing) shrinks the training feature maps of the first epochs after all of
+these, right before the model.
 
 Each function returns its input unchanged when its setting is off. Pitch shifting is left out:
 shifting pitch at constant tempo needs a phase vocoder or PSOLA to stretch time back, which is
@@ -210,6 +213,94 @@ def time_warp(key, feats: jax.Array, max_frames: int) -> jax.Array:
     return jnp.moveaxis(warped.reshape(b, f, t), 1, 2).astype(feats.dtype)
 
 
+# --- feature maps as images [B, T, F] -----------------------------------------------------------
+
+
+def brightness(key, feats: jax.Array, max_offset: float, prob: float = 1.0) -> jax.Array:
+    """Add to each example an offset uniform in +-max_offset times the example's own standard
+    deviation over (T, F): the image augmentation's brightness, a level change that is the same
+    size relative to the map whatever its units (dB, MFCC, normalised)."""
+    if max_offset <= 0 or prob <= 0:
+        return feats
+    u = _uniforms(key, feats.shape[0], 2)
+    x = feats.astype(jnp.float32)
+    offset = _between(u[:, :1], -max_offset, max_offset) * jnp.std(x, axis=(1, 2))[:, None]
+    offset = jnp.where(u[:, 1:] < prob, offset, 0.0)
+    return (x + offset[:, :, None]).astype(feats.dtype)
+
+
+def zoom_by(feats: jax.Array, factors: jax.Array, axes: str = "both") -> jax.Array:
+    """Each example rescaled about its centre by its own factor [B] (> 1 enlarges) along time,
+    frequency or both, and cut or padded back to T x F; padding takes the example's mean, as
+    SpecAugment's masks do. The resampling is jax.image.resize's (linear, antialiased when
+    shrinking) through jax.image.scale_and_translate, its form that takes a traced factor, so each
+    example has its own. A factor of 1 is exactly the identity."""
+    shape = feats.shape[1:]
+    dims = {"time": (0,), "freq": (1,), "both": (0, 1)}[axes]
+
+    def one(image, factor):
+        scale = jnp.full(len(dims), factor, jnp.float32)
+        translation = (1 - scale) * jnp.array([shape[d] for d in dims], jnp.float32) / 2  # centred
+        zoomed = jax.image.scale_and_translate(image, shape, dims, scale, translation, "linear")
+        # the same map of ones is 1 where input lies under an output point, 0 in the padding
+        covered = jax.image.scale_and_translate(
+            jnp.ones(shape), shape, dims, scale, translation, "linear"
+        )
+        return jnp.where(covered > 0.5, zoomed, jnp.mean(image))
+
+    return jax.vmap(one)(feats.astype(jnp.float32), factors).astype(feats.dtype)
+
+
+def zoom(
+    key, feats: jax.Array, factors: tuple[float, float], axes: str = "both", prob: float = 1.0
+) -> jax.Array:
+    """Zoom each example by a factor uniform in `factors` (`zoom_by`): along time a tempo
+    change, along frequency a shift of the spectral envelope and its harmonics, as a stretched
+    image."""
+    low, high = factors
+    if (low == 1 and high == 1) or prob <= 0:
+        return feats
+    u = _uniforms(key, feats.shape[0], 2)
+    return zoom_by(feats, jnp.where(u[:, 1] < prob, _between(u[:, 0], low, high), 1.0), axes)
+
+
+def rotate_by(feats: jax.Array, degrees: jax.Array) -> jax.Array:
+    """Each example rotated about its centre by its own angle [B] in degrees, counter-clockwise
+    with time along x and frequency along y (a spectrogram as it is drawn), one frame or channel
+    as the unit of both axes; bilinear sampling (jax.scipy.ndimage.map_coordinates), and the
+    corners that rotate in from outside the map take the example's mean. An angle of 0 is exactly
+    the identity."""
+    _, t, f = feats.shape
+    centre_t, centre_f = (t - 1) / 2, (f - 1) / 2
+    dt = jnp.arange(t, dtype=jnp.float32)[:, None] - centre_t
+    df = jnp.arange(f, dtype=jnp.float32)[None, :] - centre_f
+
+    def one(image, angle):
+        cos, sin = jnp.cos(angle), jnp.sin(angle)
+        source_t = centre_t + cos * dt + sin * df  # the output point rotated back by -angle
+        source_f = centre_f - sin * dt + cos * df
+        sampled = jax.scipy.ndimage.map_coordinates(
+            image, [source_t, source_f], order=1, mode="nearest"
+        )
+        # within half a point of the map, as jax.image counts it: rounding errors of the angle
+        # leave the edges of a quarter turn in place
+        inside = (jnp.abs(source_t - centre_t) <= t / 2) & (jnp.abs(source_f - centre_f) <= f / 2)
+        return jnp.where(inside, sampled, jnp.mean(image))
+
+    radians = jnp.deg2rad(degrees.astype(jnp.float32))
+    return jax.vmap(one)(feats.astype(jnp.float32), radians).astype(feats.dtype)
+
+
+def rotation(key, feats: jax.Array, max_degrees: float, prob: float = 1.0) -> jax.Array:
+    """Rotate each example by an angle uniform in +-max_degrees (`rotate_by`): a small tilt of
+    the map, pitch drifting over the clip."""
+    if max_degrees <= 0 or prob <= 0:
+        return feats
+    u = _uniforms(key, feats.shape[0], 2)
+    angle = jnp.where(u[:, 1] < prob, _between(u[:, 0], -max_degrees, max_degrees), 0.0)
+    return rotate_by(feats, angle)
+
+
 def mixup(
     key, feats: jax.Array, targets: jax.Array, alpha: float, prob: float = 1.0
 ) -> tuple[jax.Array, jax.Array]:
@@ -252,7 +343,50 @@ def cutmix(
     return mixed, (1 - share) * targets + share * targets[partner]
 
 
+# --- progressive resizing: train.progressive_resizing ------------------------------------------
+
+
+def resize_stage(stages, epoch: int) -> tuple[float, float] | None:
+    """(frames_scale, features_scale) of the stage of `stages`, (num_epochs, frames_scale,
+    features_scale) run one after the other from epoch 0, that holds `epoch` (counted from 0);
+    None past the last stage, where training goes on at the full size. A function of the epoch
+    alone, so a resumed run takes up at the size it stopped at."""
+    end = 0
+    for num_epochs, frames_scale, features_scale in stages:
+        end += num_epochs
+        if epoch < end:
+            scales = (float(frames_scale), float(features_scale))
+            return None if scales == (1.0, 1.0) else scales
+    return None
+
+
+def resized_shape(frames: int, channels: int, scales: tuple[float, float]) -> tuple[int, int]:
+    """(T, F) of a feature map of `frames` x `channels` resized by `scales`."""
+    return max(1, round(frames * scales[0])), max(1, round(channels * scales[1]))
+
+
+def resize(feats: jax.Array, scales: tuple[float, float] | None) -> jax.Array:
+    """Feature maps [B, T, F] resized to `resized_shape` by jax.image.resize (linear,
+    antialiased when shrinking); None leaves them as they are."""
+    if scales is None:
+        return feats
+    b, t, f = feats.shape
+    shape = (b, *resized_shape(t, f, scales))
+    return jax.image.resize(feats, shape, "linear").astype(feats.dtype)
+
+
 # --- the train step's use -----------------------------------------------------------------------
+
+# The image stage's settings where a config predates it: off.
+IMAGE_OFF = {
+    "image_brightness": 0.0,
+    "image_brightness_prob": 1.0,
+    "image_zoom": (1.0, 1.0),
+    "image_zoom_axes": "both",
+    "image_zoom_prob": 1.0,
+    "image_rotate_deg": 0.0,
+    "image_rotate_prob": 1.0,
+}
 
 
 def waveform_on(cfg) -> bool:
@@ -263,6 +397,15 @@ def waveform_on(cfg) -> bool:
         or (cfg["time_shift_seconds"] > 0 and cfg["time_shift_prob"] > 0)
         or (tuple(cfg["speed"]) != (1.0, 1.0) and cfg["speed_prob"] > 0)
         or cfg["reverb_prob"] > 0
+    )
+
+
+def image_on(cfg) -> bool:
+    """Whether any of the image stage's changes (brightness, zoom, rotation) is switched on."""
+    return (
+        (cfg["image_brightness"] > 0 and cfg["image_brightness_prob"] > 0)
+        or (tuple(cfg["image_zoom"]) != (1.0, 1.0) and cfg["image_zoom_prob"] > 0)
+        or (cfg["image_rotate_deg"] > 0 and cfg["image_rotate_prob"] > 0)
     )
 
 
@@ -277,13 +420,13 @@ def settings(config) -> dict[str, Any] | None:
     section = config.get("augment")
     if section is None:
         return None
-    cfg = section.to_dict()
+    cfg = {**IMAGE_OFF, **section.to_dict()}
     spec_on = (
         (cfg["spec_time_masks"] > 0 and cfg["spec_time_mask_width"] > 0)
         or (cfg["spec_freq_masks"] > 0 and cfg["spec_freq_mask_width"] > 0)
         or cfg["time_warp"] > 0
     )
-    return cfg if waveform_on(cfg) or spec_on or mixing_on(cfg) else None
+    return cfg if waveform_on(cfg) or spec_on or image_on(cfg) or mixing_on(cfg) else None
 
 
 def train_batch(
@@ -299,7 +442,8 @@ def train_batch(
     """Augmented features [B, T, F] and targets of one training batch: class indices [B], or soft
     targets [B, C] when mixup or cutmix is on (with both on, cutmix acts on mixup's output and
     the targets compose). Partners come from the whole global batch, across devices. Waveform
-    augmentations apply to audio input [B, N] only, not to precomputed features."""
+    augmentations apply to audio input [B, N] only, not to precomputed features. The image
+    stage (zoom, rotation, brightness) acts between SpecAugment and mixing."""
     keys = jax.random.split(key, 10)
     if waves.ndim == 2:
         waves = gain(keys[0], waves, cfg["gain_db"], cfg["gain_prob"])
@@ -314,6 +458,13 @@ def train_batch(
     feats = time_warp(keys[5], feats, cfg["time_warp"])
     feats = time_masks(keys[6], feats, cfg["spec_time_masks"], cfg["spec_time_mask_width"])
     feats = freq_masks(keys[7], feats, cfg["spec_freq_masks"], cfg["spec_freq_mask_width"])
+    # keys of its own: the image stage leaves the other stages' draws as they were before it
+    k_zoom, k_rotate, k_bright = jax.random.split(jax.random.fold_in(key, 1), 3)
+    feats = zoom(
+        k_zoom, feats, tuple(cfg["image_zoom"]), cfg["image_zoom_axes"], cfg["image_zoom_prob"]
+    )
+    feats = rotation(k_rotate, feats, cfg["image_rotate_deg"], cfg["image_rotate_prob"])
+    feats = brightness(k_bright, feats, cfg["image_brightness"], cfg["image_brightness_prob"])
     if not mixing_on(cfg):
         return feats, labels
     targets = jax.nn.one_hot(labels, num_classes)

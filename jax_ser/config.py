@@ -101,6 +101,11 @@ def base_config(model: dict) -> ml_collections.ConfigDict:
     # 0.999; 0 = off.
     c.train.ema_decay = 0.0
     c.train.early_stopping_patience = 0  # epochs without validation gain; 0 = never stop early
+    # Progressive resizing: (num_epochs, frames_scale, features_scale) stages run first, e.g.
+    # ((10, 0.5, 0.5),): the first 10 epochs train on feature maps resized to half the frames
+    # and half the channels; the rest of num_epochs, and all evaluation, at the full size.
+    # () = off.
+    c.train.progressive_resizing = ()
     c.train.select_metric = "ua"  # validation metric that picks the best checkpoint
     # Fit one softmax temperature on the validation speakers' outputs and report the test
     # calibration (NLL, ECE) before and after it; needs val_speakers > 0. Predictions unchanged.
@@ -130,6 +135,14 @@ def base_config(model: dict) -> ml_collections.ConfigDict:
     c.augment.spec_freq_masks = 0
     c.augment.spec_freq_mask_width = 0  # at most this many feature channels each
     c.augment.time_warp = 0  # SpecAugment time warping by at most this many frames; 0 = off
+    # Image-style changes of the feature map [T, F], after SpecAugment and before mixing:
+    c.augment.image_zoom = (1.0, 1.0)  # zoom factor range, e.g. (0.9, 1.1); (1, 1) = off
+    c.augment.image_zoom_axes = "both"  # time | freq | both (one factor for both)
+    c.augment.image_zoom_prob = 1.0
+    c.augment.image_rotate_deg = 0.0  # rotation uniform in [-deg, deg] degrees; 0 = off
+    c.augment.image_rotate_prob = 1.0
+    c.augment.image_brightness = 0.0  # offset uniform in +-b times the map's std; 0 = off
+    c.augment.image_brightness_prob = 1.0
     c.augment.mixup_alpha = 0.0  # mixup weight ~ Beta(alpha, alpha); 0 = off
     c.augment.mixup_prob = 1.0
     c.augment.cutmix_prob = 0.0  # a time span taken from a partner example; 0 = off
@@ -194,7 +207,9 @@ def corpus_list(config) -> list[tuple[str, str]]:
 
 def validate(config) -> None:
     """Raise ConfigError naming the first key whose value cannot run."""
-    from jax_ser import corpora, features, input_pipeline, labels, models
+    import flax
+
+    from jax_ser import augment, corpora, features, input_pipeline, labels, models
 
     if not config.data.corpus.strip():
         raise ConfigError("config.data.corpus is empty")
@@ -280,6 +295,7 @@ def validate(config) -> None:
             f"config.train.select_metric: {config.train.select_metric!r} is not ua, wa or macro_f1"
         )
     validate_augment(config)
+    validate_progressive_resizing(config)
     if config.model.name == "classical":  # scikit-learn on pooled features: jax_ser.classical
         from jax_ser import classical
 
@@ -296,9 +312,23 @@ def validate(config) -> None:
             features.num_frames(clip, feature_config),
             features.num_features(feature_config),
         )
-        jax.eval_shape(lambda: model.init(jax.random.key(0), jnp.zeros(shape), train=False))
+        variables = jax.eval_shape(
+            lambda: model.init(jax.random.key(0), jnp.zeros(shape), train=False)
+        )
     except (ValueError, TypeError) as e:
         raise ConfigError(f"config.model: {e}") from None
+    for stage in config.train.get("progressive_resizing", ()):
+        # the weights built for the full size must take the small maps of the first epochs too
+        small = (1, *augment.resized_shape(shape[1], shape[2], stage[1:]))
+        try:
+            jax.eval_shape(lambda v, x: model.apply(v, x, train=False), variables, jnp.zeros(small))
+        except (ValueError, TypeError, flax.errors.FlaxError) as e:
+            raise ConfigError(
+                f"config.train.progressive_resizing: model {config.model.name!r}, built for "
+                f"{shape[1]} x {shape[2]} feature maps, cannot take the {small[1]} x {small[2]} "
+                f"maps of stage {tuple(stage)!r} (a model that pools over time and frequency, "
+                f"e.g. resnet or cnn, can): {str(e).splitlines()[0]}"
+            ) from None
     can_load = hasattr(models.module(config.model.name), "load_pretrained")
     if config.model.init not in ("random", "pretrained") or (
         config.model.init == "pretrained" and not can_load
@@ -315,6 +345,83 @@ def validate(config) -> None:
                 "'Pretrained weights') and pass their local path, or train from scratch with "
                 "--config.model.init=random"
             )
+
+
+def validate_image_augment(config, image: dict) -> None:
+    """Ranges of the image stage's keys of config.augment, `image` (absent from configs saved
+    before the stage existed, and then off)."""
+    from jax_ser import augment
+
+    for key in ("image_zoom_prob", "image_rotate_prob", "image_brightness_prob"):
+        if not 0 <= image[key] <= 1:
+            raise ConfigError(
+                f"config.augment.{key} is a probability: it must lie in [0, 1], got {image[key]!r}"
+            )
+    if not 0 <= image["image_rotate_deg"] <= 180:
+        raise ConfigError(
+            f"config.augment.image_rotate_deg must lie in [0, 180] (0 = off), got "
+            f"{image['image_rotate_deg']!r}"
+        )
+    if not image["image_brightness"] >= 0:
+        raise ConfigError(
+            f"config.augment.image_brightness must be >= 0 (0 = off), got "
+            f"{image['image_brightness']!r}"
+        )
+    zoom = tuple(image["image_zoom"])
+    if len(zoom) != 2 or not 0 < zoom[0] <= zoom[1]:
+        raise ConfigError(
+            f"config.augment.image_zoom: {zoom!r} must be a (low, high) pair of factors with "
+            "0 < low <= high"
+        )
+    if image["image_zoom_axes"] not in ("time", "freq", "both"):
+        raise ConfigError(
+            f"config.augment.image_zoom_axes: {image['image_zoom_axes']!r} is not time, freq or "
+            "both"
+        )
+    if config.features.name == "waveform" and augment.image_on(image):
+        raise ConfigError(
+            "config.augment.image_*: zoom, rotation and brightness act on feature maps [T, F]; "
+            "config.features.name=waveform gives the model raw samples"
+        )
+
+
+def validate_progressive_resizing(config) -> None:
+    """The stages of train.progressive_resizing (absent from configs saved before it existed);
+    `validate` traces the model at their sizes."""
+    stages = config.train.get("progressive_resizing", ())
+    if not stages:
+        return
+    key = "config.train.progressive_resizing"
+    for stage in stages:
+        try:
+            epochs, *scales = stage
+            good = (
+                len(scales) == 2
+                and isinstance(epochs, int)
+                and epochs >= 1
+                and all(0 < s <= 1 for s in scales)
+            )
+        except (TypeError, ValueError):
+            good = False
+        if not good:
+            raise ConfigError(
+                f"{key}: stage {stage!r} is not (num_epochs >= 1, frames_scale, features_scale) "
+                "with both scales in (0, 1]; stages are a tuple of such triples, e.g. "
+                "((10, 0.5, 0.5),)"
+            )
+    epochs = sum(stage[0] for stage in stages)
+    if epochs >= config.train.num_epochs:
+        raise ConfigError(
+            f"{key}: its stages take {epochs} epochs of config.train.num_epochs="
+            f"{config.train.num_epochs}; leave at least one epoch to fine-tune at the full size"
+        )
+    if config.model.name == "classical":
+        raise ConfigError(f"{key}: the classical model is fitted once, without epochs; set ()")
+    if config.features.name == "waveform":
+        raise ConfigError(
+            f"{key}: resizes feature maps [T, F]; config.features.name=waveform gives the model "
+            "raw samples"
+        )
 
 
 def _positive(config, *keys: str) -> None:
@@ -351,6 +458,7 @@ def validate_augment(config) -> None:
                 f"config.augment.{key}: {tuple(value)!r} must be a (low, high) pair with low <= "
                 f"high{'' if low == -math.inf else f' and low > {low:g}'}"
             )
+    validate_image_augment(config, {key: a.get(key, off) for key, off in augment.IMAGE_OFF.items()})
     if a.noise_color not in ("white", "pink"):
         raise ConfigError(f"config.augment.noise_color: {a.noise_color!r} is not white or pink")
     if a.time_shift_mode not in ("roll", "zeros"):
@@ -365,8 +473,8 @@ def validate_augment(config) -> None:
     if config.data.precomputed and augment.waveform_on(a):
         raise ConfigError(
             "config.augment: gain, noise, time shift, speed and reverb act on audio; with "
-            "config.data.precomputed features only the spec_*, time_warp, mixup and cutmix "
-            "augmentations apply"
+            "config.data.precomputed features only the spec_*, time_warp, image_*, mixup and "
+            "cutmix augmentations apply"
         )
     if not (a.spec_time_mask_width or a.spec_freq_mask_width or a.time_warp):
         return

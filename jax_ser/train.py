@@ -153,7 +153,10 @@ def probabilities(logits, kind: str):
 
 
 def make_steps(config, model, class_weights):
-    """The pure step functions: train_step(state, batch) and eval_step(state, wave)."""
+    """The pure step functions: train_step(state, batch, resize=None) and eval_step(state, wave).
+    `resize`, static, is the (frames_scale, features_scale) of a train.progressive_resizing stage:
+    the step then feeds the model its feature maps resized so (augment.resize), after
+    augmentation; None leaves them at the full size, as evaluation always sees them."""
     feature_config = input_pipeline.feature_config(config)
     dropout_key = jax.random.PRNGKey(config.seed + 1)
     augment_config = augment.settings(config)  # None: every augmentation off
@@ -179,11 +182,12 @@ def make_steps(config, model, class_weights):
         out = model.apply(variables, feats, train=train, rngs=rngs, mutable=mutable)
         return out if mutable else (out, state.model_state)
 
-    def train_step(state, batch):
+    def train_step(state, batch, resize=None):
         rng = jax.random.fold_in(dropout_key, state.step)
 
         def loss_fn(params):
             feats, targets = train_inputs(batch, rng)
+            feats = augment.resize(feats, resize)
             logits, model_state = apply(state, params, feats, True, rng)
             loss = classification_loss(
                 logits,
@@ -215,6 +219,14 @@ def make_steps(config, model, class_weights):
         return probabilities(logits, config.train.loss).reshape(b, k, -1).mean(axis=1)
 
     return train_step, eval_step
+
+
+def resize_for_step(train_config, step: int, steps_per_epoch: int) -> tuple[float, float] | None:
+    """The train.progressive_resizing scales of the epoch that `step` falls in (None: full size).
+    A function of the step alone, so a run resumed from a checkpoint, mid-epoch too, goes on at
+    the size it stopped at."""
+    stages = train_config.get("progressive_resizing", ())  # absent from configs saved before it
+    return augment.resize_stage(stages, step // steps_per_epoch)
 
 
 def init_state(config, model, tx, input_shape: tuple[int, ...]) -> TrainState:
@@ -283,10 +295,12 @@ class Run:
         if class_weights is None:
             class_weights = np.ones(len(self.class_names), np.float32)
         train_step, eval_step = make_steps(config, self.model, jnp.asarray(class_weights))
+        # train_step(state, batch, resize=None): one compilation per progressive resizing stage
         self.train_step = jax.jit(
             train_step,
             in_shardings=(self.state_sharding, self.data_sharding),
             out_shardings=(self.state_sharding, self.replicated),
+            static_argnums=2,
             donate_argnums=0,
         )
         self.eval_step = jax.jit(
@@ -463,9 +477,18 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     show_bar = tc.progress_bar and jax.process_index() == 0 and sys.stderr.isatty()
     total_steps = tc.num_epochs * steps_per_epoch
     with preemption.on_sigterm() as stop:  # SIGTERM: save `latest` between steps, exit
+        resize = "unknown"  # train.progressive_resizing's scales of the epoch; None: full size
         while int(state.step) < total_steps and not meta["stopped_early"]:
             epoch, first = divmod(int(state.step), steps_per_epoch)
             t_epoch = time.time()
+            previous, resize = resize, resize_for_step(tc, int(state.step), steps_per_epoch)
+            if resize != previous and tc.get("progressive_resizing"):
+                size = "full size" if resize is None else "{:g} x {:g} of the frames x channels"
+                log.info(
+                    "epoch %d on: training feature maps at %s (train.progressive_resizing)",
+                    epoch + 1,
+                    size.format(*resize or ()),
+                )
             if first == 0:  # sums over the epoch's finite steps, checkpointed with a mid-epoch save
                 meta["epoch_sums"] = {"loss": 0.0, "accuracy": 0.0, "steps": 0}
             sums, recent = meta["epoch_sums"], []
@@ -490,7 +513,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
                 grad_accum_steps=tc.grad_accum_steps,
                 balanced=tc.get("class_balanced_sampling", False),
             ):
-                state, m = run.train_step(state, {k: run.to_global(v) for k, v in batch.items()})
+                state, m = run.train_step(
+                    state, {k: run.to_global(v) for k, v in batch.items()}, resize
+                )
                 m = jax.device_get(m)
                 meta["nan_streak"] = 0 if m["finite"] else meta["nan_streak"] + 1
                 if meta["nan_streak"] >= tc.max_nan_steps:

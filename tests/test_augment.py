@@ -22,6 +22,8 @@ ALL_ON = dict(
     speed_prob=1.0, reverb_prob=0.5, reverb_rt60=(0.1, 0.3), spec_time_masks=2,
     spec_time_mask_width=5, spec_freq_masks=2, spec_freq_mask_width=4, time_warp=3,
     mixup_alpha=0.4, mixup_prob=1.0, cutmix_prob=0.5, cutmix_max_share=1.0,
+    image_zoom=(0.9, 1.1), image_zoom_axes="both", image_zoom_prob=0.5, image_rotate_deg=5.0,
+    image_rotate_prob=0.5, image_brightness=0.2, image_brightness_prob=0.5,
 )  # fmt: skip
 
 
@@ -273,6 +275,96 @@ def test_cutmix_takes_one_span_whose_share_is_the_target_weight():
     assert taken_some > 8
 
 
+IMAGE_SHAPE, BRIGHTNESS, ZOOM, DEGREES = (32, 41, 21), 0.5, (0.8, 1.25), 10.0
+
+
+@jax.jit
+def _image_augmentations(key, x):
+    k = jax.random.split(key, 5)
+    return {
+        "brightness": augment.brightness(k[0], x, BRIGHTNESS),
+        "brightness_half": augment.brightness(k[1], x, BRIGHTNESS, 0.5),
+        "zoom": augment.zoom(k[2], x, ZOOM, "both", 0.5),
+        "zoom_time": augment.zoom(k[3], x, ZOOM, "time"),
+        "rotation": augment.rotation(k[4], x, DEGREES, 0.5),
+    }
+
+
+def image_input() -> np.ndarray:
+    rng = np.random.default_rng(1)
+    return (rng.normal(size=IMAGE_SHAPE) + rng.normal(size=(IMAGE_SHAPE[0], 1, 1))).astype(
+        np.float32
+    )  # each example its own level
+
+
+@functools.cache
+def image_augmentations(seed: int) -> dict:
+    """Every image change on fixed inputs, in one compiled function."""
+    return jax.tree.map(np.asarray, _image_augmentations(jax.random.key(seed), image_input()))
+
+
+def test_image_changes_keep_shape_and_range_and_follow_the_key():
+    x = image_input()
+    again = jax.tree.map(np.asarray, _image_augmentations(jax.random.key(0), x))
+    other = image_augmentations(1)
+    for name, y in image_augmentations(0).items():
+        assert y.shape == x.shape and y.dtype == x.dtype and np.all(np.isfinite(y)), name
+        np.testing.assert_array_equal(y, again[name], err_msg=name)
+        assert not np.array_equal(y, other[name]), name
+        if name.startswith("brightness"):
+            continue
+        # zoom and rotation interpolate (antialiased: non-negative weights) or fill with the mean
+        low, high = x.min(axis=(1, 2)), x.max(axis=(1, 2))
+        assert np.all(y.min(axis=(1, 2)) >= low - 1e-4), name
+        assert np.all(y.max(axis=(1, 2)) <= high + 1e-4), name
+        changed = np.any(y != x, axis=(1, 2))
+        assert 0.2 < changed.mean() <= (1 if name == "zoom_time" else 0.8), name
+    # a rotation turns the map about its centre point, which stays where it was
+    t, f = IMAGE_SHAPE[1] // 2, IMAGE_SHAPE[2] // 2
+    np.testing.assert_allclose(image_augmentations(0)["rotation"][:, t, f], x[:, t, f], rtol=1e-5)
+
+
+def test_brightness_adds_one_offset_per_example_within_its_bound():
+    x = image_input()
+    out = image_augmentations(0)
+    offset = out["brightness"] - x
+    np.testing.assert_allclose(offset, np.broadcast_to(offset[:, :1, :1], x.shape), atol=1e-5)
+    relative = offset[:, 0, 0] / x.std(axis=(1, 2))
+    assert np.all(np.abs(relative) <= BRIGHTNESS + 1e-4) and np.ptp(relative) > BRIGHTNESS
+    unchanged = np.all(out["brightness_half"] == x, axis=(1, 2))
+    assert 6 <= unchanged.sum() <= 26
+
+
+@jax.jit
+def _exact_image_changes(square, ramp):
+    return {
+        "rotated": augment.rotate_by(square, jnp.array([0.0, 90.0, -90.0, 180.0])),
+        "zoomed": augment.zoom_by(square, jnp.ones(4)),
+        "time_x2": augment.zoom_by(ramp, jnp.array([2.0]), "time"),
+        "time_x0.5": augment.zoom_by(ramp, jnp.array([0.5]), "time"),
+        "freq_x2": augment.zoom_by(ramp, jnp.array([2.0]), "freq"),
+    }
+
+
+def test_rotation_and_zoom_by_known_amounts():
+    square = np.random.default_rng(0).normal(size=(4, 21, 21)).astype(np.float32)
+    t = 20
+    ramp = np.tile(np.arange(t, dtype=np.float32)[None, :, None], (1, 1, 4))  # rises with time
+    out = jax.tree.map(np.asarray, _exact_image_changes(square, ramp))
+    np.testing.assert_array_equal(out["rotated"][0], square[0])  # angle 0: exactly the identity
+    np.testing.assert_array_equal(out["zoomed"], square)  # factor 1: exactly the identity
+    # quarter turns, counter-clockwise with time along x and frequency along y: np.rot90's
+    for k, rotated, original in zip((1, -1, 2), out["rotated"][1:], square[1:]):
+        np.testing.assert_allclose(rotated, np.rot90(original, k), atol=1e-5)
+    centre = (t - 1) / 2  # zooming in by 2 about the centre halves each frame's distance to it
+    expected = centre + (np.arange(t) - centre) / 2
+    np.testing.assert_allclose(out["time_x2"][0], np.tile(expected[:, None], (1, 4)), atol=1e-5)
+    shrunk = out["time_x0.5"][0, :, 0]  # half as long, centred, padded with the mean (9.5)
+    np.testing.assert_array_equal(np.r_[shrunk[:5], shrunk[15:]], 9.5)
+    assert np.all(np.diff(shrunk[5:15]) > 1.5)  # the ramp, twice as steep
+    np.testing.assert_allclose(out["freq_x2"], ramp, atol=1e-5)  # constant along frequency
+
+
 def test_each_augmentation_is_the_identity_when_off():
     x, feats = waves(2, 1000), jnp.ones((2, 20, 8))
     targets = jax.nn.one_hot(jnp.arange(2), 2)
@@ -284,6 +376,13 @@ def test_each_augmentation_is_the_identity_when_off():
     assert augment.time_masks(KEY, feats, 0, 5) is feats
     assert augment.freq_masks(KEY, feats, 2, 0) is feats
     assert augment.time_warp(KEY, feats, 0) is feats
+    assert augment.brightness(KEY, feats, 0.0) is feats
+    assert augment.brightness(KEY, feats, 0.5, 0.0) is feats
+    assert augment.zoom(KEY, feats, (1.0, 1.0)) is feats
+    assert augment.zoom(KEY, feats, (0.9, 1.1), "both", 0.0) is feats
+    assert augment.rotation(KEY, feats, 0.0) is feats
+    assert augment.rotation(KEY, feats, 5.0, 0.0) is feats
+    assert augment.resize(feats, None) is feats
     for mix in (augment.mixup(KEY, feats, targets, 0.0), augment.cutmix(KEY, feats, targets, 0.0)):
         assert mix[0] is feats and mix[1] is targets
     off = config_lib.base_config(model=dict(name="mlp"))
@@ -337,6 +436,12 @@ def tiny_mlp_config(**augment_settings):
         ("time_warp", 30, "time_warp=30 needs clips of more than"),
         ("time_shift_seconds", 0.5, "shorter than config.data.clip_seconds"),
         ("cutmix_max_share", 1.5, r"cutmix_max_share must lie in \(0, 1\]"),
+        ("image_zoom", (1.2, 0.8), "config.augment.image_zoom: "),
+        ("image_zoom", (0.0, 1.2), "0 < low <= high"),
+        ("image_zoom_axes", "pitch", "image_zoom_axes: 'pitch' is not time, freq or both"),
+        ("image_rotate_deg", -5.0, r"image_rotate_deg must lie in \[0, 180\]"),
+        ("image_rotate_prob", 1.5, r"image_rotate_prob is a probability"),
+        ("image_brightness", -0.1, "image_brightness must be >= 0"),
     ],
 )
 def test_bad_augment_values_are_named(key, value, message):
@@ -385,3 +490,78 @@ def test_augmented_train_step_runs_jitted_and_learns():
     later = run.init()
     later = later.replace(step=jax.device_put(later.step + 7, run.state_sharding.step))
     assert float(run.train_step(later, batch)[1]["loss"]) != losses[0]
+
+
+@pytest.mark.parametrize(
+    "stages, message",
+    [
+        (((1, 0.5, 0.5),), "model 'mlp', built for 51 x 16 feature maps, cannot take the 26 x 8"),
+        ((1, 0.5, 0.5), "stage 1 is not"),  # one stage, not a tuple of stages
+        (((1, 0.0, 0.5),), r"stage \(1, 0.0, 0.5\) is not \(num_epochs >= 1"),
+        (((20, 0.5, 1.0), (10, 0.75, 1.0)), "take 30 epochs of config.train.num_epochs=30"),
+    ],
+)  # fmt: skip
+def test_bad_progressive_resizing_is_named(stages, message):
+    config = tiny_mlp_config()
+    config.train.progressive_resizing = stages
+    with pytest.raises(config_lib.ConfigError, match=message):
+        config_lib.validate(config)
+
+
+def test_progressive_resizing_takes_models_that_pool_over_the_resized_axes():
+    config = tiny_mlp_config()
+    config.train.progressive_resizing = ((1, 0.5, 1.0),)  # the MLP pools over time only
+    config_lib.validate(config)
+    config = config_lib.base_config(model={"name": "cnn", "channels": (4, 8)})
+    config.train.progressive_resizing = ((5, 0.5, 0.5), (5, 0.75, 0.75))
+    config_lib.validate(config)
+
+
+def test_progressive_resizing_stage_follows_the_epoch_also_on_resume():
+    from jax_ser import train
+
+    config = tiny_mlp_config()
+    config.train.progressive_resizing = ((2, 0.5, 0.5), (1, 0.75, 1.0), (1, 1.0, 1.0))
+    expected = [(0.5, 0.5)] * 10 + [(0.75, 1.0)] * 5 + [None] * 15  # 5 steps per epoch
+    assert [train.resize_for_step(config.train, step, 5) for step in range(30)] == expected
+    # resumed from a checkpoint mid-epoch, with the config saved in the workdir (lists in JSON)
+    saved = ml_collections.ConfigDict(json.loads(config.to_json_best_effort()))
+    assert [train.resize_for_step(saved.train, step, 5) for step in (7, 12, 17)] == [
+        (0.5, 0.5), (0.75, 1.0), None
+    ]  # fmt: skip
+    del saved.train["progressive_resizing"]  # a config saved before the key existed: full size
+    assert train.resize_for_step(saved.train, 7, 5) is None
+    config.train.progressive_resizing = ()
+    assert train.resize_for_step(config.train, 0, 5) is None
+
+
+def test_progressive_resizing_feeds_the_model_the_small_maps(monkeypatch):
+    import flax.linen as nn
+
+    from jax_ser import models, train
+
+    seen = []
+
+    class ShapeRecorder(nn.Module):
+        """Records the shape of the feature maps it is traced with."""
+
+        num_classes: int
+
+        @nn.compact
+        def __call__(self, feats, train: bool = False):
+            seen.append(feats.shape)
+            return nn.Dense(self.num_classes)(jnp.mean(feats, axis=(1, 2))[:, None])
+
+    monkeypatch.setattr(models, "build", lambda cfg, num_classes: ShapeRecorder(num_classes))
+    config = tiny_mlp_config()
+    config.train.progressive_resizing = ((1, 0.5, 0.5),)
+    run = train.Run(config, steps_per_epoch=2)
+    assert seen == [(1, 51, 16)]  # the weights are built at the full size
+    wave = waves(16, run.clip_samples)
+    batch = {"wave": run.to_global(wave), "label": run.to_global(np.arange(16, dtype=np.int32) % 8)}
+    resize = train.resize_for_step(config.train, 1, 2)  # the first epoch's second step
+    state, m = run.train_step(run.init(), batch, resize)
+    assert bool(m["finite"]) and int(state.step) == 1
+    assert seen[-1] == (16, 26, 8)  # 51 x 16 halved: the first epoch trains on small maps
+    run.eval_step(state, run.to_global(np.asarray(wave)[:, None]))
+    assert seen[-1] == (16, 51, 16)  # evaluation: always the full size
