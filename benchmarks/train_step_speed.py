@@ -3,135 +3,37 @@
   python -m benchmarks.train_step_speed [--batch 32] [--seconds 3] [--steps 5]
 
 jax_ser's step is `train.Run(config).train_step`, exactly what training runs: features from the
-waveforms, forward, backward, clipping and AdamW, all in one jitted call. The PyTorch twins take
-the same waveforms and do the same work eagerly, in the way a PyTorch SER script does: features
-with torch.stft and librosa's mel matrix inside the step, a torchvision-style ResNet18 (same
-widths, strides and BatchNorm) or nn.LSTM, cross-entropy, clip_grad_norm_ and AdamW with decay on
-the weights only. Both see the same batch, and their parameter counts are printed and checked.
-Both use every core this process may use. On a shared, oversubscribed host, also run it under
-`taskset -c 0`: PyTorch's OpenMP threads then lose far more than XLA's, which skews the ratio.
+waveforms, forward, backward, clipping and AdamW, all in one jitted call. The PyTorch twins
+(benchmarks/torch_models.py) take the same waveforms and do the same work eagerly, in the way a
+PyTorch SER script does: features with torch.stft and librosa's mel matrix inside the step, a
+torchvision-style ResNet18 (same widths, strides and BatchNorm) or nn.LSTM, cross-entropy,
+clip_grad_norm_ and AdamW with decay on the weights only. Both see the same batch, and their
+parameter counts are printed and checked. Both use every core this process may use. On a shared,
+oversubscribed host, also run it under `taskset -c 0`: PyTorch's OpenMP threads then lose far
+more than XLA's, which skews the ratio.
 """
 
 import os
 from pathlib import Path
 
 import jax
-import librosa
 import numpy as np
 import torch
 from absl import app, flags
 from torch import nn
 
 from benchmarks import common
+from benchmarks.torch_models import adamw, torch_model
 from jax_ser import train
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS = {"resnet18": "configs/resnet18_mel.py", "bilstm": "configs/bilstm_logmel.py"}
 
 
-class TorchFrontend(nn.Module):
-    """Waves [B, N] -> normalised log-mel [B, T, n_mels], as jax_ser.train.frontend computes it."""
-
-    def __init__(self, fc):
-        super().__init__()
-        self.fc = fc
-        mel = librosa.filters.mel(sr=fc.sample_rate, n_fft=fc.n_fft, n_mels=fc.n_mels,
-                                  fmin=fc.fmin, fmax=fc.fmax or None)
-        self.register_buffer("mel", torch.from_numpy(mel))
-        self.register_buffer("window", torch.hann_window(fc.win_length, periodic=True))
-
-    def forward(self, waves):
-        fc = self.fc
-        spec = torch.stft(waves, fc.n_fft, fc.hop_length, fc.win_length, self.window,
-                          center=True, pad_mode="constant", return_complex=True)
-        power = spec.real.square() + spec.imag.square()
-        db = 10 * torch.log10(torch.clamp(self.mel @ power, min=1e-10)).transpose(1, 2)
-        db = torch.maximum(db, db.amax(dim=(1, 2), keepdim=True) - fc.top_db)
-        dims = (1, 2) if fc.normalize == "utterance" else (1,)
-        mean = db.mean(dim=dims, keepdim=True)
-        var = (db - mean).square().mean(dim=dims, keepdim=True)
-        return (db - mean) * torch.rsqrt(var + 1e-5)
-
-
-class TorchBasicBlock(nn.Module):
-    def __init__(self, cin: int, cout: int, stride: int):
-        super().__init__()
-        self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
-        self.bn1 = nn.BatchNorm2d(cout)
-        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
-        self.bn2 = nn.BatchNorm2d(cout)
-        nn.init.zeros_(self.bn2.weight)  # as jax_ser's zero-init of the last scale
-        self.downsample = None
-        if stride != 1 or cin != cout:
-            self.downsample = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False),
-                                            nn.BatchNorm2d(cout))
-
-    def forward(self, x):
-        y = self.bn2(self.conv2(torch.relu(self.bn1(self.conv1(x)))))
-        return torch.relu(y + (x if self.downsample is None else self.downsample(x)))
-
-
-class TorchResNet18(nn.Module):
-    """jax_ser.models.resnet's ResNet18 (ImageNet stem, one input channel) in torchvision's form."""
-
-    def __init__(self, fc, width: int, dropout: float, num_classes: int):
-        super().__init__()
-        self.frontend = TorchFrontend(fc)
-        self.conv1 = nn.Conv2d(1, width, 7, 2, 3, bias=False)
-        self.bn1 = nn.BatchNorm2d(width)
-        self.maxpool = nn.MaxPool2d(3, 2, 1)
-        blocks, cin = [], width
-        for i in range(4):
-            for j in range(2):
-                blocks.append(TorchBasicBlock(cin, width * 2**i, 2 if i > 0 and j == 0 else 1))
-                cin = width * 2**i
-        self.blocks = nn.Sequential(*blocks)
-        self.dropout = nn.Dropout(dropout)
-        self.fc = nn.Linear(cin, num_classes)
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d):
-                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-
-    def forward(self, waves):
-        with torch.no_grad():
-            x = self.frontend(waves)[:, None]  # [B, 1, T, F]: time as height, as in jax_ser
-        x = self.maxpool(torch.relu(self.bn1(self.conv1(x))))
-        x = self.blocks(x).mean(dim=(2, 3))
-        return self.fc(self.dropout(x))
-
-
-class TorchBiLSTM(nn.Module):
-    """jax_ser.models.bilstm: stacked bidirectional LSTM, mean over frames, dropout, linear."""
-
-    def __init__(self, fc, hidden: int, num_layers: int, dropout: float, num_classes: int):
-        super().__init__()
-        self.frontend = TorchFrontend(fc)
-        self.lstm = nn.LSTM(fc.n_mels, hidden, num_layers, batch_first=True, dropout=dropout,
-                            bidirectional=True)
-        self.dropout = nn.Dropout(dropout)
-        self.classifier = nn.Linear(2 * hidden, num_classes)
-
-    def forward(self, waves):
-        with torch.no_grad():
-            x = self.frontend(waves)
-        x, _ = self.lstm(x)
-        return self.classifier(self.dropout(x.mean(dim=1)))
-
-
-def torch_model(config, num_classes: int) -> nn.Module:
-    m = config.model
-    if m.name == "resnet":
-        return TorchResNet18(config.features, m.width, m.dropout, num_classes)
-    return TorchBiLSTM(config.features, m.hidden, m.num_layers, m.dropout, num_classes)
-
-
 def torch_step_fn(config, model: nn.Module, waves: np.ndarray, targets: np.ndarray):
     """One eager training step on the batch: forward, cross-entropy, backward, clip, AdamW."""
     tc = config.train
-    weights = [p for p in model.parameters() if p.ndim > 1]  # kernels, as jax_ser decays
-    others = [p for p in model.parameters() if p.ndim <= 1]
-    optimizer = torch.optim.AdamW([{"params": weights, "weight_decay": tc.weight_decay},
-                                   {"params": others, "weight_decay": 0.0}], lr=tc.learning_rate)
+    optimizer = adamw(model, tc.learning_rate, tc.weight_decay)
     waves, targets = torch.from_numpy(waves), torch.from_numpy(targets).long()
     model.train()
 

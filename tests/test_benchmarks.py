@@ -1,20 +1,26 @@
 """The speed benchmarks run end to end at tiny sizes and print their figures: a test of the
-benchmark code, not of speed."""
+benchmark code, not of speed. The PyTorch reference recipe cross-validates a tiny corpus."""
 
+import csv
+import json
 import math
 
 import jax
 import numpy as np
+import pytest
+import torch
 
 from benchmarks import (
     common,
     features_speed,
     input_pipeline_speed,
     predict_speed,
+    reference_recipe,
+    torch_models,
     train_step_speed,
 )
-from jax_ser import synthetic, train
-from jax_ser.config import base_config
+from jax_ser import splits, synthetic, train
+from jax_ser.config import ConfigError, base_config, validate
 
 
 def assert_positive(figures: dict) -> None:
@@ -56,7 +62,7 @@ def test_torch_resnet18_twin_has_jax_sers_parameters_and_trains():
     run = train.Run(config)
     abstract = jax.eval_shape(lambda: train.init_state(config, run.model, run.tx,
                                                        run.input_shape))
-    model = train_step_speed.torch_model(config, len(run.class_names))
+    model = torch_models.torch_model(config, len(run.class_names))
     assert (sum(p.numel() for p in model.parameters())
             == sum(x.size for x in jax.tree.leaves(abstract.params)))
     waves = common.speech_clips(2, 0.5)
@@ -80,3 +86,93 @@ def test_predict_speed_writes_a_workdir_the_predictor_reads(capsys):
     assert_positive({k: v for k, v in figures.items() if k != "compile"})
     assert math.isfinite(figures["compile"])  # first call minus a later one: may be about 0
     assert "RTF (processing time / audio duration)" in capsys.readouterr().out
+
+
+def test_reference_recipe_is_the_issues_recipe(tiny_corpus):
+    """Issue #6's numbers, and the half-width ResNet18 twin at jax_ser's 2,797,800 parameters."""
+    config = reference_recipe.recipe_config()
+    config.data.root = str(tiny_corpus)
+    validate(config)  # e.g. the masks fit a 3 s crop's frames and bins
+    assert (config.data.task, config.data.fold_size, config.data.val_speakers) == ("ravdess8", 4, 2)
+    assert (config.data.clip_seconds, config.features.n_mels, config.model.width) == (3.0, 128, 32)
+    a, t = config.augment, config.train
+    assert (a.spec_time_masks, a.spec_time_mask_width, a.spec_freq_masks,
+            a.spec_freq_mask_width, a.mixup_alpha) == (2, 20, 2, 16, 0.2)
+    assert (t.learning_rate, t.label_smoothing, t.batch_size, t.num_epochs,
+            t.select_metric) == (1e-3, 0.1, 32, 40, "ua")
+    model = torch_models.torch_model(config, 8)
+    assert sum(p.numel() for p in model.parameters()) == 2_797_800
+
+
+def test_spec_augment_masks_at_most_the_recipes_spans():
+    feats = torch.ones(64, 300, 128)
+    masked = reference_recipe.spec_augment(feats, reference_recipe.recipe_config().augment,
+                                           np.random.default_rng(0))
+    assert set(masked.unique().tolist()) == {0.0, 1.0}
+    frames = (masked == 0).all(dim=2).sum(dim=1)  # whole frames zeroed: time masks
+    bins = (masked == 0).all(dim=1).sum(dim=1)  # whole bins zeroed: frequency masks
+    assert frames.max() <= 2 * 20 and bins.max() <= 2 * 16
+    assert frames.float().mean() > 5 and bins.float().mean() > 5  # about 2 x 10 and 2 x 8
+    # every zero lies in a masked frame or bin
+    hit = (masked == 0).all(dim=2)[:, :, None] | (masked == 0).all(dim=1)[:, None, :]
+    assert torch.equal(masked == 0, hit)
+
+
+@pytest.fixture
+def one_torch_thread():
+    """PyTorch's threads spin against each other on a loaded 2-core host: one is 3-10x faster."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_reference_recipe_cross_validates_on_jax_sers_folds_and_reads_back(
+        tiny_corpus, tmp_path, capsys, monkeypatch, one_torch_thread):
+    config = reference_recipe.recipe_config()
+    config.data.root = str(tiny_corpus)
+    config.data.fold_size, config.data.val_speakers = 2, 1
+    config.data.clip_seconds = 0.5
+    config.features.n_mels = 32
+    config.model.width = 8
+    config.train.num_epochs = 2
+    workdir = tmp_path / "torch_ref"
+    rows = reference_recipe.cross_validate(config, workdir)
+
+    utterances = train.read_utterances(config)
+    assert [r["fold"] for r in rows] == [0, 1, 2, 3]  # 8 speakers, 2 per fold
+    tested = []
+    for fold in range(4):
+        split = splits.make_split(utterances, f"fold:{fold}", fold_size=2, val_speakers=1)
+        results = json.loads((workdir / f"fold{fold}_seed0" / "metrics.json").read_text())
+        data = results["data"]
+        for part in ("train", "val", "test"):
+            assert data[f"{part}_speakers"] == sorted({u.speaker_key for u in getattr(split, part)})
+        assert len(data["test_speakers"]) == 2 and len(data["val_speakers"]) == 1
+        assert not set(data["test_speakers"]) & set(data["train_speakers"] + data["val_speakers"])
+        assert not set(data["val_speakers"]) & set(data["train_speakers"])
+        assert results["test"]["n"] == len(split.test) and results["val"]["n"] == len(split.val)
+        assert results["best_epoch"] in (1, 2) and len(results["history"]) == 2
+        tested += data["test_speakers"]
+    assert sorted(tested) == sorted({u.speaker_key for u in utterances})  # each tested once
+
+    with open(workdir / "summary.csv") as f:
+        table = list(csv.DictReader(f))
+    assert [int(r["fold"]) for r in table] == [0, 1, 2, 3]
+    assert [float(r["ua"]) for r in table] == pytest.approx([r["ua"] for r in rows])
+    summary = (workdir / "summary.md").read_text()
+    for r in rows:
+        assert f"| {r['fold']} | 0 | {r['test_speakers']} | {r['ua']:.3f} |" in summary
+    assert "| **mean ± std** | | 4 runs |" in summary
+    out = capsys.readouterr().out
+    assert out.count(" epoch ") == 4 * 2 and "fold 3 seed 0 epoch 2/2 | train loss" in out
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("a finished run was trained again")
+
+    monkeypatch.setattr(reference_recipe, "train_fold", no_training)
+    assert reference_recipe.cross_validate(config, workdir) == rows
+    assert capsys.readouterr().err.count("finished earlier") == 4
+    config.train.num_epochs = 3  # another recipe is refused, not read back
+    with pytest.raises(ConfigError, match="train.num_epochs"):
+        reference_recipe.cross_validate(config, workdir, folds=[0])
