@@ -12,6 +12,7 @@ import torch
 
 from benchmarks import (
     common,
+    cpu_layers_speed,
     features_speed,
     input_pipeline_speed,
     predict_speed,
@@ -44,6 +45,14 @@ def test_features_speed(capsys):
     for f in figures.values():
         assert_positive(f)
     assert "ratio jax_ser / librosa per clip: log_mel" in capsys.readouterr().out
+
+
+def test_cpu_layers_speed(capsys):
+    """The CNN's step with the CPU-fast pooling and with flax's: same first loss (checked inside),
+    both timed."""
+    figures = cpu_layers_speed.benchmark(batch=2, seconds=0.5, steps=1, models=("cnn",))
+    assert_positive(figures["cnn"])
+    assert "speed-up of the CPU layers: cnn" in capsys.readouterr().out
 
 
 def test_train_step_speed(capsys):
