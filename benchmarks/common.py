@@ -5,11 +5,27 @@ import time
 import jax
 import numpy as np
 
-from jax_ser import config as config_lib, synthetic
+from jax_ser import config as config_lib, synthetic, train
 
 
 def load_config(path: str):
     return config_lib.load_module(path).get_config()
+
+
+def jax_train_step(config, waves: np.ndarray, targets: np.ndarray):
+    """`train.Run(config).train_step` on one fixed batch, as a call without arguments that
+    carries its own train state forward (what training runs); also the Run and the number of
+    parameters. Nothing is traced until the first call."""
+    run = train.Run(config, steps_per_epoch=100)
+    holder = {"state": run.init()}
+    num_params = sum(x.size for x in jax.tree.leaves(holder["state"].params))
+    batch = {"wave": run.to_global(waves), "label": run.to_global(targets)}
+
+    def step():
+        holder["state"], metrics = run.train_step(holder["state"], batch)
+        return metrics
+
+    return step, run, num_params
 
 
 def seconds_per_call(fn, repeats: int) -> float:

@@ -16,7 +16,6 @@ import numpy as np
 from absl import app, flags
 
 from benchmarks import common
-from jax_ser import train
 from jax_ser.models import _layers
 
 REPO = Path(__file__).resolve().parents[1]
@@ -26,14 +25,7 @@ CONFIGS = {"cnn": "configs/cnn_logmel_mfcc.py", "efficientnet_b0": "configs/effi
 def step_fn(config, waves, targets, native: bool):
     """A jitted train step traced with the native or the CPU-fast layers, and the metrics of its
     first call (the trace), from the config's initial weights."""
-    run = train.Run(config, steps_per_epoch=100)
-    holder = {"state": run.init()}
-    batch = {"wave": run.to_global(waves), "label": run.to_global(targets)}
-
-    def step():
-        holder["state"], metrics = run.train_step(holder["state"], batch)
-        return metrics
-
+    step, _, _ = common.jax_train_step(config, waves, targets)
     with mock.patch.object(_layers, "_on_cpu", lambda: not native):
         first = jax.device_get(step())
     return step, first

@@ -12,11 +12,12 @@ default: no dropout, no warm-up, no gradient clipping, weight decay 1e-4 on the 
 masks filled with 0 (the mean of the utterance-normalised log-mel), one mixup weight per batch,
 the last partial batch of an epoch dropped. `recipe_config()` holds every setting.
 
-The data and the scoring are jax_ser's own, so the folds are those of `jax_ser.cross_validate`:
-corpora.read -> labels.apply_task -> splits.make_split ("fold:K", data.fold_size test speakers,
-data.val_speakers validation speakers) -> input_pipeline.decode (the same cached, trimmed and
-peak-normalised 16 kHz waveforms) -> jax_ser.metrics.classification_report. The features, model
-and training are PyTorch (benchmarks/torch_models.py), seeded per fold and seed. Each run writes
+The data, the loop over folds and the scoring are jax_ser's own: jax_ser.cross_validate runs
+every fold and seed with `train_run` in place of jax_ser's training, and train.load_data gives
+each run its split ("fold:K", data.fold_size test speakers, data.val_speakers validation
+speakers) and the same cached, trimmed and peak-normalised 16 kHz waveforms; scores come from
+jax_ser.metrics.classification_report. The features, model and training are PyTorch
+(benchmarks/torch_models.py), seeded per fold and seed. Each run writes
 <workdir>/fold<K>_seed<S>/metrics.json and config.json; finished runs are read back, not trained
 again. summary.md and summary.csv list every run with the mean ± std, as cross_validate's do.
 """
@@ -41,7 +42,6 @@ from jax_ser import (
     input_pipeline,
     labels,
     metrics,
-    splits,
     train,
 )
 
@@ -207,54 +207,27 @@ def predict(config, model, waves: list, device) -> np.ndarray:
     return np.concatenate(out)
 
 
+def train_run(config, run_dir) -> dict:
+    """One fold and seed of the recipe in `run_dir`, for jax_ser.cross_validate: the split and
+    waveforms from jax_ser's data layer (train.load_data), PyTorch training (train_fold), and
+    metrics.json, written whole or not at all."""
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    train.save_or_check_config(config, run_dir)
+    _, parts, decoded = train.load_data(config)
+    fold = int(config.data.split.partition(":")[2])
+    results = train_fold(config, parts, decoded, fold=fold, seed=config.seed)
+    finished = run_dir / "metrics.json"
+    tmp = finished.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(results, indent=2))
+    tmp.replace(finished)
+    return results
+
+
 def cross_validate(config, workdir, folds=None, seeds=None) -> list[dict]:
-    """Every fold (and seed) of the recipe; returns the rows of the summary tables it writes."""
-    config_lib.validate(config)
-    workdir = Path(workdir)
-    utterances = train.read_utterances(config)
-    _, all_folds = cv.protocol_folds(config, utterances)
-    folds = all_folds if not folds else [int(k) for k in folds]
-    cv.check_folds(config, utterances, "fold", folds)
-    seeds = [config.seed] if not seeds else [int(s) for s in seeds]
-    decoded = None
-    rows = []
-    for fold in folds:
-        for seed in seeds:
-            run_config = config.copy_and_resolve_references()
-            run_config.data.split = f"fold:{fold}"
-            run_config.seed = seed
-            run_dir = workdir / f"fold{fold}_seed{seed}"
-            finished = run_dir / "metrics.json"
-            run_dir.mkdir(parents=True, exist_ok=True)
-            train.save_or_check_config(run_config, run_dir)
-            if finished.exists():
-                results = json.loads(finished.read_text())
-                print(f"fold {fold} seed {seed}: finished earlier, read {finished}",
-                      file=sys.stderr)
-            else:
-                if decoded is None:
-                    print(f"waveforms of {len(utterances)} utterances (decoded once, cached in "
-                          f"{input_pipeline.cache_dir(config.data)})", file=sys.stderr)
-                    decoded = input_pipeline.decode(utterances, config.data)
-                    input_pipeline.check_bad_fraction(decoded, len(utterances),
-                                                      config.data.max_bad_fraction)
-                split = splits.make_split(utterances, run_config.data.split,
-                                          fold_size=config.data.fold_size,
-                                          val_speakers=config.data.val_speakers, seed=seed)
-                parts = {name: [u for u in getattr(split, name) if u.path in decoded.waves]
-                         for name in ("train", "val", "test")}
-                results = train_fold(run_config, parts, decoded, fold=fold, seed=seed)
-                tmp = finished.with_suffix(".json.tmp")
-                tmp.write_text(json.dumps(results, indent=2))
-                tmp.replace(finished)
-            rows.append({
-                "fold": fold, "seed": seed,
-                "test_speakers": " ".join(results["data"]["test_speakers"]),
-                **{m: results["test"][m] for m in cv.METRICS},
-                "best_epoch": results["best_epoch"], "train_time_s": results["train_time_s"],
-            })
-            cv.write_tables(rows, workdir)
-    return rows
+    """Every fold (and seed) of the recipe through jax_ser.cross_validate's loop (its folds,
+    read-back of finished runs and summary tables); returns the table rows."""
+    return cv.cross_validate(config, workdir, folds, seeds, train_fn=train_run)
 
 
 def main(argv):

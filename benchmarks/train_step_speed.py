@@ -24,7 +24,6 @@ from torch import nn
 
 from benchmarks import common
 from benchmarks.torch_models import adamw, torch_model
-from jax_ser import train
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS = {"resnet18": "configs/resnet18_mel.py", "bilstm": "configs/bilstm_logmel.py"}
@@ -61,15 +60,7 @@ def benchmark(*, batch: int = 32, seconds: float = 3.0, steps: int = 5,
         config = common.load_config(REPO / CONFIGS[name])
         config.train.batch_size = batch
         config.data.clip_seconds = seconds
-        run = train.Run(config, steps_per_epoch=100)
-        holder = {"state": run.init()}
-        jax_params = sum(x.size for x in jax.tree.leaves(holder["state"].params))
-        global_batch = {"wave": run.to_global(waves), "label": run.to_global(targets)}
-
-        def jax_step():
-            holder["state"], metrics = run.train_step(holder["state"], global_batch)
-            return metrics
-
+        jax_step, run, jax_params = common.jax_train_step(config, waves, targets)
         torch.manual_seed(0)
         model = torch_model(config, len(run.class_names))
         torch_params = sum(p.numel() for p in model.parameters())

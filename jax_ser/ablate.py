@@ -18,7 +18,6 @@ import itertools
 import sys
 from pathlib import Path
 
-import numpy as np
 from absl import app, flags, logging
 from ml_collections import config_flags
 
@@ -94,9 +93,7 @@ def collect(workdir: Path, names: list[str]) -> list[dict]:
             runs = list(csv.DictReader(f))
         row = {"cell": name, "runs": len(runs)}
         for m in cv.METRICS:
-            values = np.array([float(r[m]) for r in runs])
-            row[m] = float(values.mean())
-            row[f"{m}_std"] = float(values.std(ddof=1)) if len(values) > 1 else 0.0
+            row[m], row[f"{m}_std"] = cv.mean_and_std([float(r[m]) for r in runs])
         row["time_s"] = float(sum(float(r["train_time_s"]) for r in runs))
         rows.append(row)
     if rows:

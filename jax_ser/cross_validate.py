@@ -54,7 +54,13 @@ def check_folds(config, utterances, kind: str, folds: list[int]) -> None:
         raise input_pipeline.DataError("\n".join(problems) + hint)
 
 
-def cross_validate(config, workdir: str | Path, folds=None, seeds=None) -> list[dict]:
+def cross_validate(config, workdir: str | Path, folds=None, seeds=None,
+                   train_fn=None) -> list[dict]:
+    """Every fold (and seed) of the config's protocol, each `train_fn(run_config, run_dir)` in
+    its own folder (a finished one, with metrics.json, is read back); the summary tables' rows.
+    `train_fn` trains and writes metrics.json: train.train_and_evaluate unless given
+    (benchmarks/reference_recipe.py passes its own)."""
+    train_fn = train_fn or train.train_and_evaluate
     config_lib.validate(config)
     workdir = Path(workdir)
     utterances = train.read_utterances(config)
@@ -79,7 +85,7 @@ def cross_validate(config, workdir: str | Path, folds=None, seeds=None) -> list[
                     f"fold {fold} seed {seed}: finished earlier, read {finished}", file=sys.stderr
                 )
             else:
-                results = train.train_and_evaluate(run_config, run_dir)
+                results = train_fn(run_config, run_dir)
             rows.append(
                 {
                     "fold": fold,
@@ -120,10 +126,14 @@ def write_tables(rows: list[dict], workdir: Path) -> str:
     return table
 
 
-def mean_std(values) -> str:
+def mean_and_std(values) -> tuple[float, float]:
+    """Mean and sample standard deviation (0 for a single value)."""
     values = np.asarray(values, dtype=float)
-    std = values.std(ddof=1) if len(values) > 1 else 0.0
-    return f"{values.mean():.3f} ± {std:.3f}"
+    return float(values.mean()), float(values.std(ddof=1)) if len(values) > 1 else 0.0
+
+
+def mean_std(values) -> str:
+    return "{:.3f} ± {:.3f}".format(*mean_and_std(values))
 
 
 def main(argv):
