@@ -377,18 +377,6 @@ def resize(feats: jax.Array, scales: tuple[float, float] | None) -> jax.Array:
 
 # --- the train step's use -----------------------------------------------------------------------
 
-# The image stage's settings where a config predates it: off.
-IMAGE_OFF = {
-    "image_brightness": 0.0,
-    "image_brightness_prob": 1.0,
-    "image_zoom": (1.0, 1.0),
-    "image_zoom_axes": "both",
-    "image_zoom_prob": 1.0,
-    "image_rotate_deg": 0.0,
-    "image_rotate_prob": 1.0,
-}
-
-
 def waveform_on(cfg) -> bool:
     """Whether any waveform augmentation is switched on."""
     return (
@@ -415,12 +403,9 @@ def mixing_on(cfg) -> bool:
 
 
 def settings(config) -> dict[str, Any] | None:
-    """config.augment as a dict, or None where every augmentation is off or the config predates
-    augmentation: the train step is then exactly the unaugmented one."""
-    section = config.get("augment")
-    if section is None:
-        return None
-    cfg = {**IMAGE_OFF, **section.to_dict()}
+    """config.augment as a dict, or None where every augmentation is off: the train step is then
+    exactly the unaugmented one."""
+    cfg = config.augment.to_dict()
     spec_on = (
         (cfg["spec_time_masks"] > 0 and cfg["spec_time_mask_width"] > 0)
         or (cfg["spec_freq_masks"] > 0 and cfg["spec_freq_mask_width"] > 0)

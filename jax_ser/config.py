@@ -159,6 +159,23 @@ def load_module(path: str | os.PathLike):
     return module
 
 
+def from_saved(saved: dict) -> ml_collections.ConfigDict:
+    """A run's saved config.json on today's schema: every key the schema gained since the run
+    was saved takes its default (all defaults leave a feature off), so the code reads each key
+    directly however old the workdir."""
+    config = ml_collections.ConfigDict(saved)
+    _fill_missing(config, base_config(model={"name": saved["model"]["name"]}))
+    return config
+
+
+def _fill_missing(config: ml_collections.ConfigDict, defaults: ml_collections.ConfigDict) -> None:
+    for key, value in defaults.items():
+        if key not in config:
+            config[key] = value.to_dict() if isinstance(value, ml_collections.ConfigDict) else value
+        elif isinstance(value, ml_collections.ConfigDict):
+            _fill_missing(config[key], value)
+
+
 def fine_tuning(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
     """The shared recipe of the speech-encoder configs: pretrained weights, raw waveforms
     normalised per utterance (as the encoders' feature extractors do), small learning rate."""
@@ -224,7 +241,7 @@ def validate(config) -> None:
                 f"--config.data.root=/path/to/{name} (the folder of the corpus's original layout)"
             )
     names = [name for name, _ in corpus_list(config)]
-    if config.data.get("eval_corpus", "") and config.data.eval_corpus not in names:
+    if config.data.eval_corpus and config.data.eval_corpus not in names:
         raise ConfigError(
             f"config.data.eval_corpus: {config.data.eval_corpus!r} is not one of the corpora "
             f"read (config.data.corpus: {', '.join(names)})"
@@ -264,7 +281,7 @@ def validate(config) -> None:
         )
     if not 0 <= config.data.max_bad_fraction <= 1:
         raise ConfigError("config.data.max_bad_fraction must lie in [0, 1]")
-    if not 0 <= config.train.get("ema_decay", 0.0) < 1:
+    if not 0 <= config.train.ema_decay < 1:
         raise ConfigError(
             f"config.train.ema_decay must lie in [0, 1) (0 = off), got {config.train.ema_decay!r}"
         )
@@ -317,7 +334,7 @@ def validate(config) -> None:
         )
     except (ValueError, TypeError) as e:
         raise ConfigError(f"config.model: {e}") from None
-    for stage in config.train.get("progressive_resizing", ()):
+    for stage in config.train.progressive_resizing:
         # the weights built for the full size must take the small maps of the first epochs too
         small = (1, *augment.resized_shape(shape[1], shape[2], stage[1:]))
         try:
@@ -347,10 +364,11 @@ def validate(config) -> None:
             )
 
 
-def validate_image_augment(config, image: dict) -> None:
-    """Ranges of the image stage's keys of config.augment, `image` (absent from configs saved
-    before the stage existed, and then off)."""
+def validate_image_augment(config) -> None:
+    """Ranges of the image stage's keys of config.augment."""
     from jax_ser import augment
+
+    image = config.augment
 
     for key in ("image_zoom_prob", "image_rotate_prob", "image_brightness_prob"):
         if not 0 <= image[key] <= 1:
@@ -386,9 +404,8 @@ def validate_image_augment(config, image: dict) -> None:
 
 
 def validate_progressive_resizing(config) -> None:
-    """The stages of train.progressive_resizing (absent from configs saved before it existed);
-    `validate` traces the model at their sizes."""
-    stages = config.train.get("progressive_resizing", ())
+    """The stages of train.progressive_resizing; `validate` traces the model at their sizes."""
+    stages = config.train.progressive_resizing
     if not stages:
         return
     key = "config.train.progressive_resizing"
@@ -432,12 +449,10 @@ def _positive(config, *keys: str) -> None:
 
 
 def validate_augment(config) -> None:
-    """Ranges of config.augment; absent from configs saved before augmentation existed."""
+    """Ranges of config.augment."""
     from jax_ser import augment, features, input_pipeline
 
-    a = config.get("augment")
-    if a is None:
-        return
+    a = config.augment
     for key in ("gain_prob", "noise_prob", "time_shift_prob", "speed_prob", "reverb_prob",
                 "mixup_prob", "cutmix_prob"):
         if not 0 <= a[key] <= 1:
@@ -458,7 +473,7 @@ def validate_augment(config) -> None:
                 f"config.augment.{key}: {tuple(value)!r} must be a (low, high) pair with low <= "
                 f"high{'' if low == -math.inf else f' and low > {low:g}'}"
             )
-    validate_image_augment(config, {key: a.get(key, off) for key, off in augment.IMAGE_OFF.items()})
+    validate_image_augment(config)
     if a.noise_color not in ("white", "pink"):
         raise ConfigError(f"config.augment.noise_color: {a.noise_color!r} is not white or pink")
     if a.time_shift_mode not in ("roll", "zeros"):

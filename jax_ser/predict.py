@@ -17,11 +17,11 @@ from pathlib import Path
 from typing import Iterator
 
 import jax
-import ml_collections
 import numpy as np
 from absl import app, flags, logging
 
-from jax_ser import audio, checkpoints, classical, corpora, input_pipeline, train
+from jax_ser import (audio, checkpoints, classical, config as config_lib, corpora, input_pipeline,
+                     train)
 
 
 class Predictor:
@@ -34,8 +34,8 @@ class Predictor:
             raise FileNotFoundError(
                 f"{config_path} not found: is {workdir} a jax_ser training workdir?"
             )
-        self.config = ml_collections.ConfigDict(json.loads(config_path.read_text()))
-        if self.config.data.get("precomputed"):
+        self.config = config_lib.from_saved(json.loads(config_path.read_text()))
+        if self.config.data.precomputed:
             raise ValueError(
                 f"{workdir} was trained on precomputed encoder features "
                 f"({self.config.data.precomputed}); label recordings with a model "

@@ -118,10 +118,10 @@ def make_optimizer(
         steps.append(optax.masked(optax.set_to_zero(), jax.tree.map(lambda s: s == 0, lr_scales)))
     if tc.grad_clip_norm > 0:
         steps.append(optax.clip_by_global_norm(tc.grad_clip_norm))
-    if tc.get("ema_decay", 0.0) > 0:  # absent from configs saved before it existed
+    if tc.ema_decay > 0:
         opt = optax.chain(opt, ema.params_ema(tc.ema_decay))
     tx = optax.chain(*steps, opt)
-    accum = tc.get("grad_accum_steps", 1)  # absent from configs saved before it existed
+    accum = tc.grad_accum_steps
     return (optax.MultiSteps(tx, accum).gradient_transformation() if accum > 1 else tx), schedule
 
 
@@ -225,8 +225,7 @@ def resize_for_step(train_config, step: int, steps_per_epoch: int) -> tuple[floa
     """The train.progressive_resizing scales of the epoch that `step` falls in (None: full size).
     A function of the step alone, so a run resumed from a checkpoint, mid-epoch too, goes on at
     the size it stopped at."""
-    stages = train_config.get("progressive_resizing", ())  # absent from configs saved before it
-    return augment.resize_stage(stages, step // steps_per_epoch)
+    return augment.resize_stage(train_config.progressive_resizing, step // steps_per_epoch)
 
 
 def init_state(config, model, tx, input_shape: tuple[int, ...]) -> TrainState:
@@ -271,11 +270,11 @@ class Run:
         if hasattr(self.module, "lr_scales"):
             lr_scales = self.module.lr_scales(abstract.params, config.model)  # None: one group
         # `steps_per_epoch` and the loop count train steps, K per update with gradient accumulation
-        accum = config.train.get("grad_accum_steps", 1)
+        accum = config.train.grad_accum_steps
         updates_per_epoch = max(1, steps_per_epoch // accum)
         self.tx, schedule = make_optimizer(config.train, updates_per_epoch, lr_scales)
         self.schedule = lambda step: schedule(step // accum)
-        fsdp = config.train.get("fsdp", 1)
+        fsdp = config.train.fsdp
         if jax.device_count() % fsdp:
             raise config_lib.ConfigError(
                 f"config.train.fsdp={fsdp} must divide the {jax.device_count()} devices"
@@ -375,7 +374,7 @@ def load_data(config):
             val_speakers=config.data.val_speakers,
             seed=config.seed,
             allow_random=config.data.allow_random_split,
-            eval_corpus=config.data.get("eval_corpus", ""),
+            eval_corpus=config.data.eval_corpus,
         )
     except ValueError as e:  # a split these data cannot hold, e.g. an EmoBox fold's missing actor
         raise input_pipeline.DataError(str(e)) from None
@@ -482,7 +481,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
             epoch, first = divmod(int(state.step), steps_per_epoch)
             t_epoch = time.time()
             previous, resize = resize, resize_for_step(tc, int(state.step), steps_per_epoch)
-            if resize != previous and tc.get("progressive_resizing"):
+            if resize != previous and tc.progressive_resizing:
                 size = "full size" if resize is None else "{:g} x {:g} of the frames x channels"
                 log.info(
                     "epoch %d on: training feature maps at %s (train.progressive_resizing)",
@@ -511,7 +510,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
                 process_index=jax.process_index(),
                 process_count=jax.process_count(),
                 grad_accum_steps=tc.grad_accum_steps,
-                balanced=tc.get("class_balanced_sampling", False),
+                balanced=tc.class_balanced_sampling,
             ):
                 state, m = run.train_step(
                     state, {k: run.to_global(v) for k, v in batch.items()}, resize
@@ -689,7 +688,7 @@ def _temperature_scaling(config, results: dict, targets, probs: dict, class_name
     """With train.temperature_scaling and validation speakers: fit one temperature on the
     validation outputs (jax_ser.calibration), record NLL, ECE and ROC AUC of each part before and
     after it in results["calibration"], and return the calibrated probabilities by part name."""
-    if not config.train.get("temperature_scaling", True):
+    if not config.train.temperature_scaling:
         return {}
     if "val" not in probs:
         log.info("temperature scaling skipped: the split has no validation speakers to fit it on")
