@@ -258,6 +258,7 @@ class Run:
 
     def __init__(self, config, *, steps_per_epoch: int = 1, class_weights=None):
         self.config = config
+        self.steps_per_epoch = steps_per_epoch
         self.class_names = labels.task_classes(config.data.task)
         self.input_shape = input_pipeline.input_shape(config)
         self.clip_samples = self.input_shape[0]  # crop length: samples, or precomputed frames
@@ -488,57 +489,10 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
                     epoch + 1,
                     size.format(*resize or ()),
                 )
-            if first == 0:  # sums over the epoch's finite steps, checkpointed with a mid-epoch save
-                meta["epoch_sums"] = {"loss": 0.0, "accuracy": 0.0, "steps": 0}
-            sums, recent = meta["epoch_sums"], []
-            bar = tqdm.tqdm(
-                total=steps_per_epoch,
-                initial=first,
-                desc=f"epoch {epoch + 1}/{tc.num_epochs}",
-                disable=not show_bar,
-                leave=False,
-                dynamic_ncols=True,
-            )
-            for batch in input_pipeline.train_batches(
-                waves["train"],
-                targets["train"],
-                global_batch=tc.batch_size,
-                clip_samples=run.clip_samples,
-                seed=config.seed,
-                epoch=epoch,
-                start_step=first,
-                process_index=jax.process_index(),
-                process_count=jax.process_count(),
-                grad_accum_steps=tc.grad_accum_steps,
-                balanced=tc.class_balanced_sampling,
-            ):
-                state, m = run.train_step(
-                    state, {k: run.to_global(v) for k, v in batch.items()}, resize
-                )
-                m = jax.device_get(m)
-                meta["nan_streak"] = 0 if m["finite"] else meta["nan_streak"] + 1
-                if meta["nan_streak"] >= tc.max_nan_steps:
-                    raise FloatingPointError(
-                        f"{meta['nan_streak']} consecutive non-finite losses at step "
-                        f"{int(state.step)}; lower train.learning_rate or check the input features"
-                    )
-                if m["finite"]:
-                    sums["loss"] += float(m["loss"])
-                    sums["accuracy"] += float(m["accuracy"])
-                    sums["steps"] += 1
-                    recent = [*recent[-19:], float(m["loss"])]
-                bar.update(1)
-                bar.set_postfix(loss=f"{np.mean(recent) if recent else float('nan'):.3f}")
-                step = int(state.step)
-                mid_epoch = step % steps_per_epoch  # an epoch's last step saves after validation
-                preempted = bool(mid_epoch) and stop()
-                periodic = tc.checkpoint_every_steps and step % tc.checkpoint_every_steps == 0
-                if mid_epoch and (preempted or periodic):
-                    ckpts.save_latest(step, state, meta)
-                if preempted:
-                    _exit_preempted(ckpts, step, total_steps)
-            bar.close()
-
+            state = _train_epoch(run, state, meta, waves["train"], targets["train"], config,
+                                 epoch=epoch, first=first, resize=resize, ckpts=ckpts, stop=stop,
+                                 show_bar=show_bar)
+            sums = meta["epoch_sums"]
             record = {
                 "epoch": epoch + 1,
                 "step": int(state.step),
@@ -547,35 +501,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
                 "learning_rate": float(run.schedule(int(state.step))),
                 "epoch_time_s": round(time.time() - t_epoch, 2),
             }
-            evaluated = ema.averaged(state)  # the weights' moving average with train.ema_decay
-            if parts["val"]:
-                val = metrics.classification_report(
-                    targets["val"], run.predict_probs(evaluated, waves["val"]), class_names
-                )
-                record.update({f"val_{k}": val[k] for k in ("ua", "wa", "macro_f1", "nll")})
-                score = val[tc.select_metric]
-            else:
-                score = float(epoch)  # no validation speakers: the last epoch is the best
-            meta["history"].append(record)
-            improved = meta["best_score"] is None or score > meta["best_score"]
-            if improved:
-                meta.update(best_score=score, best_epoch=epoch + 1, epochs_since_best=0)
-                ckpts.save_best(
-                    int(state.step),
-                    {"params": evaluated.params, "model_state": evaluated.model_state},
-                    {"epoch": epoch + 1, "score": score},
-                )
-            else:
-                meta["epochs_since_best"] += 1
-                if (
-                    tc.early_stopping_patience
-                    and meta["epochs_since_best"] >= tc.early_stopping_patience
-                ):
-                    meta["stopped_early"] = True
-                    log.info(
-                        "early stopping: no validation gain for %d epochs",
-                        meta["epochs_since_best"],
-                    )
+            improved = _select_epoch(run, state, meta, record, waves["val"], targets["val"],
+                                     config, ckpts)
             ckpts.save_latest(int(state.step), state, meta)
             _log_epoch(record, tc.num_epochs, improved)
             with writer.as_default(step=int(state.step)):
@@ -602,6 +529,104 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     )
     ckpts.close()
     return results
+
+
+def _train_epoch(run, state, meta: dict, waves, targets, config, *, epoch: int, first: int,
+             resize, ckpts, stop, show_bar: bool) -> TrainState:
+    """Epoch `epoch` from its step `first` on (a resumed run may start mid-epoch): the loss and
+    accuracy sums in meta["epoch_sums"], the run stopped after max_nan_steps non-finite losses in
+    a row, `latest` saved mid-epoch every checkpoint_every_steps and on SIGTERM."""
+    tc = config.train
+    steps_per_epoch = run.steps_per_epoch
+    total_steps = tc.num_epochs * steps_per_epoch
+    if first == 0:  # sums over the epoch's finite steps, checkpointed with a mid-epoch save
+        meta["epoch_sums"] = {"loss": 0.0, "accuracy": 0.0, "steps": 0}
+    sums, recent = meta["epoch_sums"], []
+    bar = tqdm.tqdm(
+        total=steps_per_epoch,
+        initial=first,
+        desc=f"epoch {epoch + 1}/{tc.num_epochs}",
+        disable=not show_bar,
+        leave=False,
+        dynamic_ncols=True,
+    )
+    for batch in input_pipeline.train_batches(
+        waves,
+        targets,
+        global_batch=tc.batch_size,
+        clip_samples=run.clip_samples,
+        seed=config.seed,
+        epoch=epoch,
+        start_step=first,
+        process_index=jax.process_index(),
+        process_count=jax.process_count(),
+        grad_accum_steps=tc.grad_accum_steps,
+        balanced=tc.class_balanced_sampling,
+    ):
+        state, m = run.train_step(
+            state, {k: run.to_global(v) for k, v in batch.items()}, resize
+        )
+        m = jax.device_get(m)
+        meta["nan_streak"] = 0 if m["finite"] else meta["nan_streak"] + 1
+        if meta["nan_streak"] >= tc.max_nan_steps:
+            raise FloatingPointError(
+                f"{meta['nan_streak']} consecutive non-finite losses at step "
+                f"{int(state.step)}; lower train.learning_rate or check the input features"
+            )
+        if m["finite"]:
+            sums["loss"] += float(m["loss"])
+            sums["accuracy"] += float(m["accuracy"])
+            sums["steps"] += 1
+            recent = [*recent[-19:], float(m["loss"])]
+        bar.update(1)
+        bar.set_postfix(loss=f"{np.mean(recent) if recent else float('nan'):.3f}")
+        step = int(state.step)
+        mid_epoch = step % steps_per_epoch  # an epoch's last step saves after validation
+        preempted = bool(mid_epoch) and stop()
+        periodic = tc.checkpoint_every_steps and step % tc.checkpoint_every_steps == 0
+        if mid_epoch and (preempted or periodic):
+            ckpts.save_latest(step, state, meta)
+        if preempted:
+            _exit_preempted(ckpts, step, total_steps)
+    bar.close()
+    return state
+
+
+def _select_epoch(run, state, meta: dict, record: dict, waves, targets, config, ckpts) -> bool:
+    """Scores the epoch's weights (their moving average with train.ema_decay) on the validation
+    speakers, saves them as `best` when they beat every epoch before, and applies early stopping;
+    returns whether they were the best. Without validation speakers the last epoch is the best."""
+    tc, epoch = config.train, record["epoch"]
+    evaluated = ema.averaged(state)  # the weights' moving average with train.ema_decay
+    if len(targets):
+        val = metrics.classification_report(
+            targets, run.predict_probs(evaluated, waves), run.class_names
+        )
+        record.update({f"val_{k}": val[k] for k in ("ua", "wa", "macro_f1", "nll")})
+        score = val[tc.select_metric]
+    else:
+        score = float(epoch)  # no validation speakers: the last epoch is the best
+    meta["history"].append(record)
+    improved = meta["best_score"] is None or score > meta["best_score"]
+    if improved:
+        meta.update(best_score=score, best_epoch=epoch, epochs_since_best=0)
+        ckpts.save_best(
+            int(state.step),
+            {"params": evaluated.params, "model_state": evaluated.model_state},
+            {"epoch": epoch, "score": score},
+        )
+    else:
+        meta["epochs_since_best"] += 1
+        if (
+            tc.early_stopping_patience
+            and meta["epochs_since_best"] >= tc.early_stopping_patience
+        ):
+            meta["stopped_early"] = True
+            log.info(
+                "early stopping: no validation gain for %d epochs",
+                meta["epochs_since_best"],
+            )
+    return improved
 
 
 def fit_classical(config, workdir: Path, split, parts, decoded, targets, t_start: float) -> dict:
