@@ -70,7 +70,8 @@ def summary(results: dict, workdir: str) -> str:
     if bad:
         lines.append(f"skipped {bad} unreadable files (listed in metrics.json)")
     model_files = "classical.joblib" if classical else "checkpoints/, tensorboard/"
-    lines.append(f"outputs in {workdir}: metrics.json, confusion_*.png, {model_files}, log.txt")
+    lines.append(f"outputs in {workdir}: metrics.json, confusion_*.png, reliability_*.png, "
+                 f"predictions_*.jsonl, {model_files}, log.txt")
     return "\n".join(lines)
 
 

@@ -5,7 +5,8 @@
 A recording that fits the training window (after silence trimming) gets one prediction. A longer one
 is cut into windows of the training length (hop: half a window); each window is a `segments` entry
 and the file's probabilities are their mean. A file that cannot be read gets an `error` line and the
-others are still labelled.
+others are still labelled. Where training fitted a temperature on the validation speakers
+(metrics.json, "calibration"), the probabilities are the calibrated ones; the labels are the same.
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ import jax
 import numpy as np
 from absl import app, flags, logging
 
-from jax_ser import (audio, checkpoints, classical, config as config_lib, corpora, input_pipeline,
-                     train)
+from jax_ser import (audio, calibration, checkpoints, classical, config as config_lib, corpora,
+                     input_pipeline, train)
 
 
 class Predictor:
@@ -35,6 +36,7 @@ class Predictor:
                 f"{config_path} not found: is {workdir} a jax_ser training workdir?"
             )
         self.config = config_lib.from_saved(json.loads(config_path.read_text()))
+        self.temperature = fitted_temperature(workdir)
         if self.config.data.precomputed:
             raise ValueError(
                 f"{workdir} was trained on precomputed encoder features "
@@ -66,12 +68,13 @@ class Predictor:
         wave = audio.preprocess(raw, normalize=data.normalize, trim_db=data.trim_db or None)
         clip = self.run.clip_samples
         if len(wave) <= clip:
-            probs = self.run.predict_probs(self.state, [wave])[0]
+            probs = self._calibrate(self.run.predict_probs(self.state, [wave]))[0]
         else:
             full = audio.preprocess(raw, normalize=data.normalize, trim_db=None)
             hop = int(hop_seconds * data.sample_rate) if hop_seconds > 0 else clip // 2
             windows, starts = audio.sliding_windows(full, clip, hop)
-            window_probs = self.run.predict_probs(self.state, list(windows), num_crops=1)
+            window_probs = self._calibrate(
+                self.run.predict_probs(self.state, list(windows), num_crops=1))
             probs = window_probs.mean(axis=0)
             result["segments"] = [
                 {
@@ -83,11 +86,24 @@ class Predictor:
             ]
         return {**result, **self._label(probs)}
 
+    def _calibrate(self, probs: np.ndarray) -> np.ndarray:
+        if self.temperature is None:
+            return probs
+        return calibration.apply_temperature(probs, self.temperature)
+
     def _label(self, probs: np.ndarray) -> dict:
         return {
             "label": self.labels[int(np.argmax(probs))],
             "probs": {c: round(float(p), 5) for c, p in zip(self.labels, probs)},
         }
+
+
+def fitted_temperature(workdir: Path) -> float | None:
+    """The temperature training fitted on the validation speakers, if it fitted one."""
+    path = workdir / "metrics.json"
+    if not path.exists():  # an interrupted run labels with its best checkpoint as it is
+        return None
+    return json.loads(path.read_text()).get("calibration", {}).get("temperature")
 
 
 def expand(paths: list[str]) -> Iterator[str]:

@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import soundfile as sf
 
-from jax_ser import corpora, labels
+from jax_ser import calibration, corpora, labels
 from tests.e2e import run_cli
 
 
@@ -47,15 +47,19 @@ def test_predict_reproduces_test_accuracy_and_handles_long_and_bad_files(
             assert abs(sum(line["probs"].values()) - 1) < 1e-3
 
     # A file that fits the training window gets the evaluation's crop and weights: the very
-    # probabilities the run wrote for it; longer ones are labelled by their windows' mean.
+    # probabilities the run wrote for it, calibrated with the temperature fitted on the
+    # validation speakers; longer ones are labelled by their windows' mean.
+    temperature = results["calibration"]["temperature"]
+    assert abs(temperature - 1) > 0.05  # else calibration would go unnoticed here
     evaluated = [json.loads(line) for line in (workdir / "predictions_test.jsonl").open()]
     assert len(evaluated) == len(test_files)
     assert np.mean([e["label"] == e["predicted"] for e in evaluated]) == results["test"]["wa"]
     fits = [e for e in evaluated if "segments" not in lines[e["path"]]]
     assert len(fits) >= 3
     for e in fits:
-        for c in classes:
-            assert abs(lines[e["path"]]["probs"][c] - e["probs"][c]) < 1e-4
+        calibrated = calibration.apply_temperature([[e["probs"][c] for c in classes]], temperature)
+        np.testing.assert_allclose([lines[e["path"]]["probs"][c] for c in classes], calibrated[0],
+                                   atol=1e-4)
 
     long = lines[str(tmp_path / "long.wav")]
     assert abs(long["duration_s"] - len(long_wave) / 16000) < 1e-3
