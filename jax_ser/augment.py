@@ -9,10 +9,9 @@ brightness) -> mixup / cutmix. Evaluation never augments. Progressive resizing (
 train.progressive_resizing) shrinks the training feature maps of the first epochs after all of
 these, right before the model.
 
-Each function returns its input unchanged when its setting is off. Pitch shifting is left out:
-shifting pitch at constant tempo needs a phase vocoder or PSOLA to stretch time back, which is
-not worth its cost here; `speed` changes pitch and tempo together, as Kaldi's speed
-perturbation does.
+Each function returns its input unchanged when its setting is off. `speed` changes pitch and
+tempo together, as Kaldi's speed perturbation does; `pitch_shift` moves the pitch (and the
+formants with it, as librosa's pitch_shift does) at constant tempo, with a phase vocoder.
 """
 
 from __future__ import annotations
@@ -126,6 +125,59 @@ def speed(key, waves: jax.Array, factors: tuple[float, float], prob: float = 1.0
     centre = (n - 1) / 2
     position = centre + (jnp.arange(n, dtype=jnp.float32)[None, :] - centre) * factor
     return _interpolate(waves.astype(jnp.float32), position).astype(waves.dtype)
+
+
+def pitch_shift_by(waves: jax.Array, semitones: jax.Array, n_fft: int = 512,
+                   hop: int = 128) -> jax.Array:
+    """waves [B, N] moved by `semitones` [B] at constant tempo: a phase vocoder reads each output
+    frequency bin k from bin k / f (f = 2 ** (semitones / 12)), with its instantaneous frequency,
+    measured from the phase advance between frames, scaled by f; the frames are overlap-added
+    back (Hann window, hop n_fft / 4) and the result rescaled to the input's power."""
+    b, n = waves.shape
+    x = jnp.pad(waves.astype(jnp.float32), ((0, 0), (n_fft // 2, n_fft // 2)))
+    frames = 1 + n // hop
+    index = jnp.arange(frames)[:, None] * hop + jnp.arange(n_fft)[None, :]  # [T, n_fft]
+    window = 0.5 - 0.5 * jnp.cos(2 * jnp.pi * jnp.arange(n_fft) / n_fft)  # periodic Hann
+    spec = jnp.fft.rfft(x[:, index] * window, axis=-1)  # [B, T, K]
+    bins = n_fft // 2 + 1
+    expected = 2 * jnp.pi * hop * jnp.arange(bins) / n_fft  # phase advance per hop of bin k
+    phase = jnp.angle(spec)
+    deviation = jnp.diff(phase, axis=1) - expected
+    deviation = deviation - 2 * jnp.pi * jnp.round(deviation / (2 * jnp.pi))  # wrapped
+    advance = jnp.concatenate([phase[:, :1], expected + deviation], axis=1)  # frame 0: its phase
+    factor = 2.0 ** (semitones.astype(jnp.float32) / 12)
+    source = jnp.arange(bins, dtype=jnp.float32)[None, :] / factor[:, None]  # [B, K]
+
+    def read(values):  # [B, T, K] at the source bins, 0 above the top bin
+        flat = values.transpose(0, 2, 1).reshape(b, bins, frames)
+        lo = jnp.clip(jnp.floor(source), 0, bins - 1)
+        frac = (source - lo)[..., None]
+        lo = lo.astype(jnp.int32)
+        hi = jnp.minimum(lo + 1, bins - 1)
+        take = lambda i: jnp.take_along_axis(flat, i[..., None], axis=1)
+        y = (1 - frac) * take(lo) + frac * take(hi)
+        return jnp.where((source <= bins - 1)[..., None], y, 0.0).transpose(0, 2, 1)
+
+    magnitude = read(jnp.abs(spec))
+    phase_out = jnp.cumsum(read(advance) * factor[:, None, None], axis=1)
+    out = jnp.fft.irfft(magnitude * jnp.exp(1j * phase_out), n=n_fft, axis=-1) * window
+    y = jnp.zeros_like(x).at[:, index].add(out)
+    norm = jnp.zeros(x.shape[1]).at[index].add(jnp.broadcast_to(window**2, index.shape))
+    y = (y / jnp.maximum(norm, 1e-3))[:, n_fft // 2:n_fft // 2 + n]
+    y = y * jnp.sqrt(_power(waves.astype(jnp.float32)) / jnp.maximum(_power(y), 1e-12))
+    return y.astype(waves.dtype)
+
+
+def pitch_shift(key, waves: jax.Array, max_semitones: float, prob: float = 1.0) -> jax.Array:
+    """Move each chosen example's pitch by semitones uniform in [-max_semitones, max_semitones]
+    at constant tempo (pitch_shift_by): speakers differ in pitch more than the emotions of one
+    speaker do, so the model should not key on it. Examples not chosen pass unchanged."""
+    if max_semitones <= 0 or prob <= 0:
+        return waves
+    u = _uniforms(key, waves.shape[0], 2)
+    chosen = u[:, 1] < prob
+    shifted = pitch_shift_by(waves, _between(u[:, 0], -max_semitones, max_semitones))
+    return jnp.where(chosen[:, None], shifted, waves)
 
 
 def reverb(
@@ -384,6 +436,7 @@ def waveform_on(cfg) -> bool:
         or cfg["noise_prob"] > 0
         or (cfg["time_shift_seconds"] > 0 and cfg["time_shift_prob"] > 0)
         or (tuple(cfg["speed"]) != (1.0, 1.0) and cfg["speed_prob"] > 0)
+        or (cfg["pitch_shift_semitones"] > 0 and cfg["pitch_shift_prob"] > 0)
         or cfg["reverb_prob"] > 0
     )
 
@@ -435,6 +488,9 @@ def train_batch(
         shift = round(cfg["time_shift_seconds"] * sample_rate)
         waves = time_shift(keys[1], waves, shift, cfg["time_shift_prob"], cfg["time_shift_mode"])
         waves = speed(keys[2], waves, tuple(cfg["speed"]), cfg["speed_prob"])
+        # a key of its own, so the other draws stay as they were before pitch shifting existed
+        waves = pitch_shift(jax.random.fold_in(key, 2), waves, cfg["pitch_shift_semitones"],
+                            cfg["pitch_shift_prob"])
         waves = reverb(keys[3], waves, sample_rate, tuple(cfg["reverb_rt60"]), cfg["reverb_prob"])
         waves = noise(
             keys[4], waves, tuple(cfg["noise_snr_db"]), cfg["noise_prob"], cfg["noise_color"]

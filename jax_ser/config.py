@@ -128,6 +128,8 @@ def base_config(model: dict) -> ml_collections.ConfigDict:
     c.augment.time_shift_mode = "roll"  # roll (wrap around) | zeros (fill with silence)
     c.augment.speed = (1.0, 1.0)  # speed factor range, e.g. (0.9, 1.1); (1, 1) = off
     c.augment.speed_prob = 1.0
+    c.augment.pitch_shift_semitones = 0.0  # shift uniform in [-s, s] semitones; 0 = off
+    c.augment.pitch_shift_prob = 1.0
     c.augment.reverb_prob = 0.0  # synthetic room response; 0 = off
     c.augment.reverb_rt60 = (0.2, 0.8)  # reverberation time range, seconds
     c.augment.spec_time_masks = 0  # SpecAugment masks per example, on the features
@@ -453,12 +455,12 @@ def validate_augment(config) -> None:
     from jax_ser import augment, features, input_pipeline
 
     a = config.augment
-    for key in ("gain_prob", "noise_prob", "time_shift_prob", "speed_prob", "reverb_prob",
-                "mixup_prob", "cutmix_prob"):
+    for key in ("gain_prob", "noise_prob", "time_shift_prob", "speed_prob", "pitch_shift_prob",
+                "reverb_prob", "mixup_prob", "cutmix_prob"):
         if not 0 <= a[key] <= 1:
             raise ConfigError(f"config.augment.{key} is a probability: it must lie in [0, 1], "
                               f"got {a[key]!r}")
-    for key in ("gain_db", "time_shift_seconds", "spec_time_masks", "spec_time_mask_width",
+    for key in ("gain_db", "time_shift_seconds", "pitch_shift_semitones", "spec_time_masks", "spec_time_mask_width",
                 "spec_freq_masks", "spec_freq_mask_width", "time_warp", "mixup_alpha"):
         if not a[key] >= 0:
             raise ConfigError(f"config.augment.{key} must be >= 0 (0 = off), got {a[key]!r}")
@@ -487,7 +489,8 @@ def validate_augment(config) -> None:
         )
     if config.data.precomputed and augment.waveform_on(a):
         raise ConfigError(
-            "config.augment: gain, noise, time shift, speed and reverb act on audio; with "
+            "config.augment: gain, noise, time shift, speed, pitch shift and reverb act on "
+            "audio; with "
             "config.data.precomputed features only the spec_*, time_warp, image_*, mixup and "
             "cutmix augmentations apply"
         )

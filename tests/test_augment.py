@@ -19,7 +19,7 @@ KEY = jax.random.key(0)
 ALL_ON = dict(
     gain_db=6.0, gain_prob=1.0, noise_prob=1.0, noise_snr_db=(10.0, 20.0), noise_color="pink",
     time_shift_seconds=0.05, time_shift_prob=1.0, time_shift_mode="roll", speed=(0.9, 1.1),
-    speed_prob=1.0, reverb_prob=0.5, reverb_rt60=(0.1, 0.3), spec_time_masks=2,
+    speed_prob=1.0, pitch_shift_semitones=2.0, pitch_shift_prob=0.5, reverb_prob=0.5, reverb_rt60=(0.1, 0.3), spec_time_masks=2,
     spec_time_mask_width=5, spec_freq_masks=2, spec_freq_mask_width=4, time_warp=3,
     mixup_alpha=0.4, mixup_prob=1.0, cutmix_prob=0.5, cutmix_max_share=1.0,
     image_zoom=(0.9, 1.1), image_zoom_axes="both", image_zoom_prob=0.5, image_rotate_deg=5.0,
@@ -53,6 +53,7 @@ def all_waveform_augmentations(key, x):
         "roll": augment.time_shift(key, x, 400),
         "zeros": augment.time_shift(key, x, 400, mode="zeros"),
         "speed": augment.speed(key, x, (0.9, 1.1)),
+        "pitch_shift": augment.pitch_shift(key, x, 2.0),
         "reverb": augment.reverb(key, x, SR, (0.1, 0.3), 1.0),
     }
 
@@ -143,6 +144,35 @@ def test_speed_scales_frequency_and_keeps_the_centre(factor):
         assert np.all(y[: edge - 1] == 0) and np.all(y[-edge + 1 :] == 0) and y[edge + 5] != 0
     else:
         assert np.count_nonzero(y == 0) < 20
+
+
+def test_pitch_shift_moves_the_pitch_keeps_the_tempo_and_the_level():
+    """A 300 Hz tone whose second half is silent: shifted by -3, 0 and +4 semitones, the tone
+    is at 300 * 2 ** (s / 12) Hz, it still stops half-way, and its power is the input's."""
+    n = 16000
+    t = np.arange(n) / SR
+    tone = np.where(t < 0.5, 0.5 * np.sin(2 * np.pi * 300 * t), 0.0)
+    x = jnp.asarray(np.stack([tone] * 3), jnp.float32)
+    semitones = jnp.asarray([-3.0, 0.0, 4.0])
+    y = np.asarray(jax.jit(augment.pitch_shift_by)(x, semitones))
+    assert y.shape == x.shape and np.all(np.isfinite(y))
+    np.testing.assert_allclose(power_db(y), power_db(x), atol=0.01)
+    for row, s in zip(y, [-3.0, 0.0, 4.0]):
+        sounding = row[1000:7000]
+        spectrum = np.abs(np.fft.rfft(sounding * np.hanning(len(sounding))))
+        assert abs(np.argmax(spectrum) * SR / len(sounding) - 300 * 2 ** (s / 12)) <= 4, s
+        assert np.mean(row[8600:] ** 2) < 1e-3 * np.mean(row[:7900] ** 2), s  # silence stays
+    np.testing.assert_allclose(y[1][600:-600], tone[600:-600], atol=1e-3)  # 0: round trip
+
+
+def test_pitch_shift_draws_within_its_range_and_leaves_unchosen_examples():
+    x = waves(16, 4000)
+    y = jitted(augment.pitch_shift, KEY, x, 2.0, 0.5)
+    unchanged = np.all(y == np.asarray(x), axis=1)
+    assert 2 <= unchanged.sum() <= 14  # about half chosen
+    spectrum = lambda a: np.argmax(np.abs(np.fft.rfft(a[:, 500:3500] * np.hanning(3000))), -1)
+    ratio = spectrum(y)[~unchanged] / spectrum(np.asarray(x))[~unchanged]
+    assert np.all((ratio > 2 ** (-2.3 / 12)) & (ratio < 2 ** (2.3 / 12)))
 
 
 def test_reverb_decays_by_60_db_in_the_requested_time_and_keeps_the_level():
@@ -373,6 +403,7 @@ def test_each_augmentation_is_the_identity_when_off():
     assert augment.time_shift(KEY, x, 0) is x and augment.time_shift(KEY, x, 10, 0.0) is x
     assert augment.speed(KEY, x, (1.0, 1.0)) is x and augment.speed(KEY, x, (0.9, 1.1), 0.0) is x
     assert augment.reverb(KEY, x, SR, (0.2, 0.8), 0.0) is x
+    assert augment.pitch_shift(KEY, x, 0.0) is x and augment.pitch_shift(KEY, x, 2.0, 0.0) is x
     assert augment.time_masks(KEY, feats, 0, 5) is feats
     assert augment.freq_masks(KEY, feats, 2, 0) is feats
     assert augment.time_warp(KEY, feats, 0) is feats
@@ -431,6 +462,8 @@ def tiny_mlp_config(**augment_settings):
         ("spec_time_mask_width", -1, "spec_time_mask_width must be >= 0"),
         ("noise_prob", 1.5, r"noise_prob is a probability: it must lie in \[0, 1\]"),
         ("speed", (1.1, 0.9), "config.augment.speed"),
+        ("pitch_shift_semitones", -1.0, "pitch_shift_semitones must be >= 0"),
+        ("pitch_shift_prob", 2.0, "pitch_shift_prob is a probability"),
         ("reverb_rt60", (0.0, 0.5), "config.augment.reverb_rt60"),
         ("noise_color", "brown", "noise_color"),
         ("spec_freq_mask_width", 17, "exceeds the 16 feature channels"),
