@@ -460,8 +460,9 @@ def validate_augment(config) -> None:
         if not 0 <= a[key] <= 1:
             raise ConfigError(f"config.augment.{key} is a probability: it must lie in [0, 1], "
                               f"got {a[key]!r}")
-    for key in ("gain_db", "time_shift_seconds", "pitch_shift_semitones", "spec_time_masks", "spec_time_mask_width",
-                "spec_freq_masks", "spec_freq_mask_width", "time_warp", "mixup_alpha"):
+    for key in ("gain_db", "time_shift_seconds", "pitch_shift_semitones", "spec_time_masks",
+                "spec_time_mask_width", "spec_freq_masks", "spec_freq_mask_width", "time_warp",
+                "mixup_alpha"):
         if not a[key] >= 0:
             raise ConfigError(f"config.augment.{key} must be >= 0 (0 = off), got {a[key]!r}")
     if not 0 < a.cutmix_max_share <= 1:
@@ -490,9 +491,8 @@ def validate_augment(config) -> None:
     if config.data.precomputed and augment.waveform_on(a):
         raise ConfigError(
             "config.augment: gain, noise, time shift, speed, pitch shift and reverb act on "
-            "audio; with "
-            "config.data.precomputed features only the spec_*, time_warp, image_*, mixup and "
-            "cutmix augmentations apply"
+            "audio; with config.data.precomputed features only the spec_*, time_warp, image_*, "
+            "mixup and cutmix augmentations apply"
         )
     if not (a.spec_time_mask_width or a.spec_freq_mask_width or a.time_warp):
         return

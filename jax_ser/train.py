@@ -532,7 +532,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
 
 
 def _train_epoch(run, state, meta: dict, waves, targets, config, *, epoch: int, first: int,
-             resize, ckpts, stop, show_bar: bool) -> TrainState:
+                 resize, ckpts, stop, show_bar: bool) -> TrainState:
     """Epoch `epoch` from its step `first` on (a resumed run may start mid-epoch): the loss and
     accuracy sums in meta["epoch_sums"], the run stopped after max_nan_steps non-finite losses in
     a row, `latest` saved mid-epoch every checkpoint_every_steps and on SIGTERM."""
@@ -563,9 +563,7 @@ def _train_epoch(run, state, meta: dict, waves, targets, config, *, epoch: int, 
         grad_accum_steps=tc.grad_accum_steps,
         balanced=tc.class_balanced_sampling,
     ):
-        state, m = run.train_step(
-            state, {k: run.to_global(v) for k, v in batch.items()}, resize
-        )
+        state, m = run.train_step(state, {k: run.to_global(v) for k, v in batch.items()}, resize)
         m = jax.device_get(m)
         meta["nan_streak"] = 0 if m["finite"] else meta["nan_streak"] + 1
         if meta["nan_streak"] >= tc.max_nan_steps:
