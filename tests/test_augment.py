@@ -21,7 +21,8 @@ ALL_ON = dict(
     time_shift_seconds=0.05, time_shift_prob=1.0, time_shift_mode="roll", speed=(0.9, 1.1),
     speed_prob=1.0, pitch_shift_semitones=2.0, pitch_shift_prob=0.5, reverb_prob=0.5,
     reverb_rt60=(0.1, 0.3), spec_time_masks=2, spec_time_mask_width=5, spec_freq_masks=2,
-    spec_freq_mask_width=4, time_warp=3, mixup_alpha=0.4, mixup_prob=1.0, cutmix_prob=0.5, cutmix_max_share=1.0,
+    spec_freq_mask_width=4, time_warp=3, mixup_alpha=0.4, mixup_prob=1.0, cutmix_prob=0.5,
+    cutmix_max_share=1.0,
     image_zoom=(0.9, 1.1), image_zoom_axes="both", image_zoom_prob=0.5, image_rotate_deg=5.0,
     image_rotate_prob=0.5, image_brightness=0.2, image_brightness_prob=0.5,
 )  # fmt: skip
