@@ -10,9 +10,10 @@ actors. On top: an EMA of the weights (decay 0.999, warmed up) and 5-crop test-t
 jax_ser's own defaults stay (1 warm-up epoch, gradient clipping at norm 1).
 
 Measured on RAVDESS actors 01-20, speaker folds of 4 test actors (the command above, seed 0,
-2-core CPU, about 50 min per fold beside another run), test UA / WA / macro-F1:
+2-core CPU, 33-53 min per fold), test UA / WA / macro-F1:
   fold 0 (actors 01-04): 0.609 / 0.604 / 0.591  (PyTorch reference recipe: 0.492 / 0.492 / 0.442)
   fold 1 (actors 05-08): 0.562 / 0.571 / 0.552  (PyTorch reference recipe: 0.598 / 0.613 / 0.591)
+  fold 2 (actors 09-12): 0.469 / 0.475 / 0.451  (PyTorch reference recipe: 0.473 / 0.471 / 0.469)
 Not yet the 5 folds x 2 seeds that issue #6 asks for; README.md, "Recognition quality on RAVDESS",
 keeps the table.
 """
