@@ -23,6 +23,8 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
+from jax_ser import features
+
 # -60 dB in natural-log amplitude: an envelope exp(-LN_1000 * t / rt60) has fallen 60 dB at rt60.
 LN_1000 = math.log(1000.0)
 
@@ -135,11 +137,9 @@ def pitch_shift_by(waves: jax.Array, semitones: jax.Array, n_fft: int = 512,
     back (Hann window, hop n_fft / 4) and the result rescaled to the input's power."""
     b, n = waves.shape
     x = jnp.pad(waves.astype(jnp.float32), ((0, 0), (n_fft // 2, n_fft // 2)))
-    frames = 1 + n // hop
-    index = jnp.arange(frames)[:, None] * hop + jnp.arange(n_fft)[None, :]  # [T, n_fft]
-    window = 0.5 - 0.5 * jnp.cos(2 * jnp.pi * jnp.arange(n_fft) / n_fft)  # periodic Hann
-    spec = jnp.fft.rfft(x[:, index] * window, axis=-1)  # [B, T, K]
-    bins = n_fft // 2 + 1
+    window = features._window(n_fft, n_fft)  # periodic Hann, as the features' STFT
+    spec = jnp.fft.rfft(features._frame(x, n_fft, hop) * window, axis=-1)  # [B, T, K]
+    frames, bins = spec.shape[1:]
     expected = 2 * jnp.pi * hop * jnp.arange(bins) / n_fft  # phase advance per hop of bin k
     phase = jnp.angle(spec)
     deviation = jnp.diff(phase, axis=1) - expected
@@ -147,21 +147,16 @@ def pitch_shift_by(waves: jax.Array, semitones: jax.Array, n_fft: int = 512,
     advance = jnp.concatenate([phase[:, :1], expected + deviation], axis=1)  # frame 0: its phase
     factor = 2.0 ** (semitones.astype(jnp.float32) / 12)
     source = jnp.arange(bins, dtype=jnp.float32)[None, :] / factor[:, None]  # [B, K]
+    source = jnp.repeat(source, frames, axis=0)  # [B * T, K], every frame of an example alike
 
     def read(values):  # [B, T, K] at the source bins, 0 above the top bin
-        flat = values.transpose(0, 2, 1).reshape(b, bins, frames)
-        lo = jnp.clip(jnp.floor(source), 0, bins - 1)
-        frac = (source - lo)[..., None]
-        lo = lo.astype(jnp.int32)
-        hi = jnp.minimum(lo + 1, bins - 1)
-        take = lambda i: jnp.take_along_axis(flat, i[..., None], axis=1)
-        y = (1 - frac) * take(lo) + frac * take(hi)
-        return jnp.where((source <= bins - 1)[..., None], y, 0.0).transpose(0, 2, 1)
+        return _interpolate(values.reshape(b * frames, bins), source).reshape(b, frames, bins)
 
     magnitude = read(jnp.abs(spec))
     phase_out = jnp.cumsum(read(advance) * factor[:, None, None], axis=1)
     out = jnp.fft.irfft(magnitude * jnp.exp(1j * phase_out), n=n_fft, axis=-1) * window
-    y = jnp.zeros_like(x).at[:, index].add(out)
+    index = jnp.arange(frames)[:, None] * hop + jnp.arange(n_fft)[None, :]  # [T, n_fft]
+    y = jnp.zeros_like(x).at[:, index].add(out)  # overlap-add
     norm = jnp.zeros(x.shape[1]).at[index].add(jnp.broadcast_to(window**2, index.shape))
     y = (y / jnp.maximum(norm, 1e-3))[:, n_fft // 2:n_fft // 2 + n]
     y = y * jnp.sqrt(_power(waves.astype(jnp.float32)) / jnp.maximum(_power(y), 1e-12))
