@@ -223,4 +223,4 @@ def load_pretrained(variables: dict, model_config) -> dict:
 
 
 def lr_scales(params, model_config):
-    return imagenet.lr_scales(params, "efficientnet", model_config.get("freeze_stages", 0))
+    return imagenet.lr_scales(params, "efficientnet", model_config.freeze_stages)

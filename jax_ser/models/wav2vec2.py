@@ -149,9 +149,8 @@ def lr_scales(params, model_config):
     """Per-parameter learning-rate factors: 0 where frozen, the encoder factor times layer-wise
     decay inside the encoder, 1 for the head; None when every factor is 1."""
     num_layers = sum(1 for k in params["encoder"]["encoder"] if k.startswith("layers_"))
-    get = lambda name, default: model_config.get(name, default)
-    freeze_all, freeze_layers = get("freeze_encoder", False), get("freeze_layers", 0)
-    freeze_cnn = get("freeze_feature_encoder", True) or freeze_layers > 0
+    freeze_all, freeze_layers = model_config.freeze_encoder, model_config.freeze_layers
+    freeze_cnn = model_config.freeze_feature_encoder or freeze_layers > 0
 
     def scale(path, _):
         keys = [getattr(p, "key", str(p)) for p in path]
@@ -164,7 +163,7 @@ def lr_scales(params, model_config):
         )  # 0: below the transformer layers
         if layer <= freeze_layers and freeze_layers > 0:
             return 0.0
-        return get("encoder_lr_scale", 1.0) * get("layer_lr_decay", 1.0) ** (num_layers - layer)
+        return model_config.encoder_lr_scale * model_config.layer_lr_decay ** (num_layers - layer)
 
     scales = jax.tree_util.tree_map_with_path(scale, params)
     return None if all(s == 1.0 for s in jax.tree.leaves(scales)) else scales
