@@ -19,7 +19,8 @@ MIXUP = {**SPEC_AUGMENT, "augment.mixup_alpha": 0.2}
 SMOOTHING = {**MIXUP, "train.label_smoothing": 0.1}
 EMA = {**SMOOTHING, "train.ema_decay": 0.999}
 WAVEFORM = {**EMA, "augment.gain_db": 6.0, "augment.noise_prob": 0.5,
-            "augment.speed": (0.9, 1.1)}
+            "augment.speed": (0.9, 1.1), "augment.pitch_shift_semitones": 2.0,
+            "augment.pitch_shift_prob": 0.5}
 TTA = {**WAVEFORM, "data.eval_crops": 5}
 
 
