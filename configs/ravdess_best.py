@@ -18,8 +18,9 @@ other work), test UA / WA / macro-F1:
   fold 3 (actors 13-16): 0.434 / 0.433 / 0.385  (PyTorch reference recipe: 0.383 / 0.388 / 0.357)
   fold 4 (actors 17-20): 0.492 / 0.492 / 0.478  (PyTorch reference recipe: 0.516 / 0.546 / 0.496)
   mean +- std:           0.513 +- 0.071 UA      (PyTorch reference recipe: 0.492 +- 0.077 UA)
-One seed, so not yet the 2 seeds that issue #6 asks for, and short of its 72% UA target;
-README.md, "Recognition quality on RAVDESS", keeps the table.
+  fold 0, seed 1:        0.574 / 0.596 / 0.569
+Not yet 2 seeds on every fold, as issue #6 asks, and short of its 72% UA target; README.md,
+"Recognition quality on RAVDESS", keeps the table.
 """
 
 from jax_ser.config import base_config
