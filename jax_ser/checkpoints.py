@@ -8,6 +8,7 @@ Saves are asynchronous; `wait` before reading or exiting.
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import jax
@@ -24,6 +25,8 @@ class Checkpoints:
         self.best = ocp.CheckpointManager(directory / "best", options=options)
 
     def save_latest(self, step: int, state, meta: dict) -> None:
+        # Orbax serialises the JSON in its background thread, after the loop has changed `meta`
+        meta = copy.deepcopy(meta)
         self.latest.save(
             step,
             args=ocp.args.Composite(

@@ -189,3 +189,19 @@ def test_save_returns_while_the_checkpoint_is_still_being_written(tmp_path):
     np.testing.assert_array_equal(restored["w"], state["w"])
     assert meta == {"note": "x"}
     ckpts.close()
+
+
+def test_a_save_keeps_the_bookkeeping_of_its_step(tmp_path):
+    """The loop goes on adding to meta's sums while Orbax writes in the background; the
+    checkpoint holds meta as it was at the save, or a resumed run counts steps twice."""
+    ckpts = checkpoints.Checkpoints(tmp_path)
+    state = {"w": jnp.zeros(3)}
+    meta = {"epoch_sums": {"loss": 1.0, "steps": 1}, "history": []}
+    ckpts.save_latest(1, state, meta)
+    meta["epoch_sums"]["loss"] += 2.0  # the next step, taken while the save is in flight
+    meta["epoch_sums"]["steps"] += 1
+    meta["history"].append({"epoch": 1})
+    ckpts.wait()
+    want = {"epoch_sums": {"loss": 1.0, "steps": 1}, "history": []}
+    assert ckpts.restore_latest(state)[1] == want
+    ckpts.close()
