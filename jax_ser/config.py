@@ -12,6 +12,7 @@ import importlib.util
 import math
 import os
 import re
+import typing
 from pathlib import Path
 
 import jax
@@ -202,12 +203,17 @@ def model_defaults(name: str) -> dict:
         fields = dataclasses.fields(models.get(name))
     except ValueError:
         return {}  # unknown model: validate() names it
-    return {
-        f.name: f.default
-        for f in fields
-        if f.name not in ("num_classes", "parent", "name")
-        and isinstance(f.default, (bool, int, float, str, tuple))
-    }
+    defaults = {}
+    for f in fields:
+        if f.name in ("num_classes", "parent", "name"):
+            continue
+        if isinstance(f.default, (bool, int, float, str, tuple)):
+            defaults[f.name] = f.default
+        elif f.default is None:  # `float | None = None`: unset unless given, typed when given
+            kinds = [t for t in typing.get_args(f.type) if t in (bool, int, float, str)]
+            if len(kinds) == 1:
+                defaults[f.name] = ml_collections.config_dict.placeholder(kinds[0])
+    return defaults
 
 
 def corpus_list(config) -> list[tuple[str, str]]:

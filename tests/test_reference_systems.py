@@ -64,6 +64,17 @@ def test_classical_config_errors_name_the_key():
         config_lib.validate(config)
 
 
+def test_a_model_field_without_default_takes_an_override_of_its_type():
+    """EfficientNet's `dropout: float | None = None` (the variant's rate) is settable from the
+    command line like every other model field, and type-checked."""
+    config = config_lib.load_module(REPO / "configs" / "efficientnet_b0_mel.py").get_config()
+    assert config.model.dropout is None
+    config.model.dropout = 0.1
+    config_lib.validate(config)
+    with pytest.raises(TypeError, match="dropout"):
+        config.model.dropout = "high"
+
+
 def test_pooled_features_have_the_spec_dimension(tiny_corpus):
     config = load("classical_logreg", tiny_corpus)
     wave = np.random.default_rng(0).normal(size=16000).astype(np.float32)
@@ -115,14 +126,30 @@ def test_reference_model_learns_the_built_in_corpus(name, tiny_corpus, corpus_cl
     assert fitted[1] > 2 * CHANCE_UA, fitted
 
 
+def test_efficientnet_learns_the_built_in_corpus(tiny_corpus, tmp_path):
+    """The configured EfficientNet-B0 (4.3 M parameters, not narrowed) through the training loop,
+    8 epochs on 1 s clips of 5 speakers, tested on 3 unheard ones. Eval-mode BatchNorm lags
+    training for the first 4 epochs (the depthwise kernels start at torchvision's small variance);
+    without dropout and stochastic depth, at 1e-3, it learns after that: test UA 0.302, 0.297,
+    0.312 with seeds 0, 1, 2 (README.md, "Reference systems")."""
+    config = load("efficientnet_b0_mel", tiny_corpus, **{
+        "data.fold_size": 3, "data.val_speakers": 0, "data.clip_seconds": 1.0,
+        "features.n_mels": 32, "train.batch_size": 16, "train.num_epochs": 8,
+        "train.learning_rate": 1e-3, "model.stochastic_depth": 0.0, "model.dropout": 0.0,
+    })
+    results = train.train_and_evaluate(config, tmp_path)
+    assert results["model"]["num_params"] == 4_336_964
+    assert results["test"]["ua"] > 2 * CHANCE_UA, results["test"]
+
+
 @pytest.mark.parametrize("loss", ["softmax", "sigmoid"])
 def test_q2l_trains_with_either_loss(loss, tiny_corpus, tmp_path):
-    config = load("q2l_mel", tiny_corpus, **{"data.clip_seconds": 2.0, "train.num_epochs": 8,
+    config = load("q2l_mel", tiny_corpus, **{"data.clip_seconds": 1.0, "train.num_epochs": 8,
                                             "train.batch_size": 16, "train.loss": loss})
     results = train.train_and_evaluate(config, tmp_path)
     first, last = results["history"][0], results["history"][-1]
     assert last["train_loss"] < first["train_loss"]
-    assert results["val"]["ua"] > 2 * CHANCE_UA
+    assert results["val"]["ua"] > 2 * CHANCE_UA, results["val"]["ua"]
 
 
 def test_ablation_cells_are_the_product_of_the_axes():
