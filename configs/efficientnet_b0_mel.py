@@ -4,8 +4,9 @@
 
 Head: global average pooling, a dense layer of 256 ReLU units and softmax. Other sizes by
 compound scaling: --config.model.variant=b1 ... b7. Regularisation: --config.model.dropout
-(unset: the variant's torchvision rate, 0.2 for B0) and --config.model.stochastic_depth. ImageNet weights: --config.model.init=pretrained
---config.model.in_channels=3 --config.model.checkpoint=/models/efficientnet_b0_rwightman-7f5810bc.pth
+(unset: the variant's torchvision rate, 0.2 for B0) and --config.model.stochastic_depth.
+ImageNet weights: --config.model.init=pretrained --config.model.in_channels=3
+--config.model.checkpoint=/models/efficientnet_b0_rwightman-7f5810bc.pth
 (README.md, "Pretrained weights"). RAVDESS results: README.md, "Reference systems".
 """
 
