@@ -90,6 +90,9 @@ SMALL = {
     "q2l_mel": {"dim": 32, "mlp_dim": 64},
     "mlp_pooled": {},
 }
+# At Adam's 3e-3 the CNN's held-out accuracy straddled the bar (0.22 and 0.30 for two
+# initialisations on one machine, a pass on another); at 1e-2 it is 0.30-0.40 over three.
+LEARNING_RATE = {"cnn_logmel_mfcc": 1e-2}
 
 
 @pytest.fixture(scope="module")
@@ -122,7 +125,8 @@ def test_reference_model_learns_the_built_in_corpus(name, tiny_corpus, corpus_cl
     frontend = jax.jit(lambda w: train.frontend(w, feature_config))
     (train_waves, train_y), (test_waves, test_y) = corpus_clips["train"], corpus_clips["test"]
     fitted = test_models.fit(model, ((frontend(train_waves),), train_y),
-                             ((frontend(test_waves),), test_y), steps=60)
+                             ((frontend(test_waves),), test_y), steps=60,
+                             learning_rate=LEARNING_RATE.get(name, 3e-3))
     assert fitted[1] > 2 * CHANCE_UA, fitted
 
 
