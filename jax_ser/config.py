@@ -195,9 +195,12 @@ def fine_tuning(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
 def model_defaults(name: str) -> dict:
     """The model's fields with plain defaults, so each can be overridden (and typo-checked) from
     the command line even where the config file does not set it."""
-    from jax_ser import classical, models
+    from jax_ser import models
 
     if name == "classical":
+        # scikit-learn and TensorFlow: imported only when used, so a flag error comes at once
+        from jax_ser import classical
+
         return dict(classical.DEFAULTS)
     try:
         fields = dataclasses.fields(models.get(name))

@@ -16,7 +16,7 @@ import jax
 from absl import app, flags, logging
 from ml_collections import config_flags
 
-from jax_ser import config as config_lib, input_pipeline, train
+from jax_ser import config as config_lib
 
 
 def init_distributed() -> None:
@@ -39,6 +39,10 @@ def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
     logging.set_verbosity(logging.WARNING)  # orbax and jax log every step of a save at INFO
+    # Imported here: the flag parser refuses a mistyped or ill-typed override before main runs,
+    # and that error should not wait for TensorFlow's import (seconds).
+    from jax_ser import input_pipeline, train
+
     init_distributed()
     try:
         results = train.train_and_evaluate(flags.FLAGS.config, flags.FLAGS.workdir)
