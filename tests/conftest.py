@@ -7,6 +7,10 @@ import pytest
 
 # Before any jax_ser import: decoded-waveform caches of the tests never land in the user's cache.
 os.environ["JAX_SER_CACHE"] = tempfile.mkdtemp(prefix="jax_ser_test_cache_")
+# Many tests (and the CLI subprocesses they start) compile the same tiny steps: a session-private
+# persistent compilation cache compiles each once. It starts empty, so every program still compiles.
+os.environ["JAX_COMPILATION_CACHE_DIR"] = tempfile.mkdtemp(prefix="jax_ser_test_xla_cache_")
+os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0.5"
 SHARED_DATA = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data")
 
 
