@@ -1,15 +1,20 @@
-"""Shared fixtures: a private cache folder and a small generated corpus in RAVDESS layout."""
+"""Shared fixtures: private cache folders and a small generated corpus in RAVDESS layout."""
 
 import os
+import shutil
 import tempfile
 
 import pytest
 
-# Before any jax_ser import: decoded-waveform caches of the tests never land in the user's cache.
-os.environ["JAX_SER_CACHE"] = tempfile.mkdtemp(prefix="jax_ser_test_cache_")
-# Many tests (and the CLI subprocesses they start) compile the same tiny steps: a session-private
-# persistent compilation cache compiles each once. It starts empty, so every program still compiles.
-os.environ["JAX_COMPILATION_CACHE_DIR"] = tempfile.mkdtemp(prefix="jax_ser_test_xla_cache_")
+# Before any jax_ser or jax import: decoded-waveform caches of the tests never land in the user's
+# cache; and since many tests (and the CLI subprocesses they start) compile the same tiny steps, a
+# session-private persistent compilation cache compiles each once. Both start empty and go with
+# the session (pytest_unconfigure).
+PRIVATE_DIRS = {
+    "JAX_SER_CACHE": tempfile.mkdtemp(prefix="jax_ser_test_cache_"),
+    "JAX_COMPILATION_CACHE_DIR": tempfile.mkdtemp(prefix="jax_ser_test_xla_cache_"),
+}
+os.environ.update(PRIVATE_DIRS)
 os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0.5"
 SHARED_DATA = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data")
 
@@ -41,3 +46,8 @@ def trained(tiny_corpus, tmp_path_factory):
     workdir = tmp_path_factory.mktemp("run")
     results = train.train_and_evaluate(tiny(tiny_corpus, **{"train.progress_bar": False}), workdir)
     return workdir, results
+
+
+def pytest_unconfigure(config):
+    for path in PRIVATE_DIRS.values():
+        shutil.rmtree(path, ignore_errors=True)
