@@ -9,18 +9,17 @@ smoothing 0.1, AdamW 1e-3 with cosine decay, batch 32, 40 epochs, best epoch on 
 actors. On top: an EMA of the weights (decay 0.999, warmed up) and 5-crop test-time averaging.
 jax_ser's own defaults stay (1 warm-up epoch, gradient clipping at norm 1).
 
-Measured on RAVDESS actors 01-20, speaker folds of 4 test actors (the command above, seed 0,
-2-core CPU; folds 0-2 took 33-53 min each, folds 3-4 about 100 min on a machine shared with
-other work), test UA / WA / macro-F1:
-  fold 0 (actors 01-04): 0.609 / 0.604 / 0.591  (PyTorch reference recipe: 0.492 / 0.492 / 0.442)
-  fold 1 (actors 05-08): 0.562 / 0.571 / 0.552  (PyTorch reference recipe: 0.598 / 0.613 / 0.591)
-  fold 2 (actors 09-12): 0.469 / 0.475 / 0.451  (PyTorch reference recipe: 0.473 / 0.471 / 0.469)
-  fold 3 (actors 13-16): 0.434 / 0.433 / 0.385  (PyTorch reference recipe: 0.383 / 0.388 / 0.357)
-  fold 4 (actors 17-20): 0.492 / 0.492 / 0.478  (PyTorch reference recipe: 0.516 / 0.546 / 0.496)
-  mean +- std:           0.513 +- 0.071 UA      (PyTorch reference recipe: 0.492 +- 0.077 UA)
-  fold 0, seed 1:        0.574 / 0.596 / 0.569
-Not yet 2 seeds on every fold, as issue #6 asks, and short of its 72% UA target; README.md,
-"Recognition quality on RAVDESS", keeps the table.
+Measured on RAVDESS actors 01-20, speaker folds of 4 test actors (the command above, seeds 0 and
+1, 2-core CPU, 29-103 min per fold depending on what shared the machine; README.md, "Recognition
+quality on RAVDESS", has the times), test UA / WA / macro-F1:
+  fold 0 (actors 01-04): seed 0 0.609 / 0.604 / 0.591, seed 1 0.574 / 0.596 / 0.569
+  fold 1 (actors 05-08): seed 0 0.562 / 0.571 / 0.552, seed 1 0.512 / 0.546 / 0.477
+  fold 2 (actors 09-12): seed 0 0.469 / 0.475 / 0.451, seed 1 0.484 / 0.517 / 0.470
+  fold 3 (actors 13-16): seed 0 0.434 / 0.433 / 0.385, seed 1 0.414 / 0.417 / 0.388
+  fold 4 (actors 17-20): seed 0 0.492 / 0.492 / 0.478, seed 1 0.477 / 0.487 / 0.476
+  mean +- std, 10 runs:  0.503 +- 0.062 UA, 0.514 +- 0.065 WA, 0.484 +- 0.070 macro-F1
+The PyTorch reference recipe (benchmarks/reference_recipe.py, seed 0) scored 0.492 +- 0.077 UA
+on the same folds. Short of issue #6's targets (72% UA, 5 points above the reference).
 """
 
 from jax_ser.config import base_config
