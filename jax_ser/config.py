@@ -203,9 +203,11 @@ def model_defaults(name: str) -> dict:
 
         return dict(classical.DEFAULTS)
     try:
-        fields = dataclasses.fields(models.get(name))
+        model_class = models.get(name)
     except ValueError:
         return {}  # unknown model: validate() names it
+    fields = dataclasses.fields(model_class)
+    types = typing.get_type_hints(model_class)  # resolved: wav2vec2.py's annotations are strings
     defaults = {}
     for f in fields:
         if f.name in ("num_classes", "parent", "name"):
@@ -213,7 +215,7 @@ def model_defaults(name: str) -> dict:
         if isinstance(f.default, (bool, int, float, str, tuple)):
             defaults[f.name] = f.default
         elif f.default is None:  # `float | None = None`: unset unless given, typed when given
-            kinds = [t for t in typing.get_args(f.type) if t in (bool, int, float, str)]
+            kinds = [t for t in typing.get_args(types[f.name]) if t in (bool, int, float, str)]
             if len(kinds) == 1:
                 defaults[f.name] = ml_collections.config_dict.placeholder(kinds[0])
     return defaults
