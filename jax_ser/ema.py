@@ -20,8 +20,10 @@ class ParamsEmaState(NamedTuple):
 
 def params_ema(decay: float) -> optax.GradientTransformation:
     """Passes updates through and tracks the average of the parameters they produce. The decay
-    warms up as min(decay, (1 + t) / (10 + t)), as timm's ModelEma does, so the first updates
-    are not pinned to the random initialisation."""
+    warms up as min(decay, (1 + t) / (10 + t)), as TensorFlow's ExponentialMovingAverage does
+    with num_updates, so the first updates are not pinned to the random initialisation. On short
+    runs the warm-up, not `decay`, sets the rate: it reaches 0.999 only after about 9,000
+    updates, and is 0.991 at the last of the 1,040 updates of configs/ravdess_best.py."""
 
     def init(params):
         return ParamsEmaState(jnp.zeros([], jnp.int32), jax.tree.map(jnp.copy, params))
