@@ -144,6 +144,14 @@ def classification_loss(logits, labels_, class_weights, label_smoothing: float, 
     return jnp.sum(per_example * weights) / jnp.sum(weights)
 
 
+def batch_accuracy(logits, targets) -> jax.Array:
+    """Share of examples whose top logit is their target class: the label for class indices
+    [B], the class with the larger share for soft targets [B, C]. Under mixup an example mostly
+    made of its partner is scored against the partner's class, the one it shows."""
+    truth = jnp.argmax(targets, -1) if targets.ndim == logits.ndim else targets
+    return jnp.mean(jnp.argmax(logits, -1) == truth)
+
+
 def probabilities(logits, kind: str):
     logits = logits.astype(jnp.float32)
     if kind == "sigmoid":
@@ -196,9 +204,9 @@ def make_steps(config, model, class_weights):
                 config.train.label_smoothing,
                 config.train.loss,
             )
-            return loss, (logits, model_state)
+            return loss, (logits, model_state, targets)
 
-        (loss, (logits, model_state)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
+        (loss, (logits, model_state, targets)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
             state.params
         )
         new = state.apply_gradients(grads=grads, model_state=model_state)
@@ -209,8 +217,7 @@ def make_steps(config, model, class_weights):
             opt_state=keep(new.opt_state, state.opt_state),
             model_state=keep(new.model_state, state.model_state),
         )
-        accuracy = jnp.mean(jnp.argmax(logits, -1) == batch["label"])
-        return new, {"loss": loss, "accuracy": accuracy, "finite": finite}
+        return new, {"loss": loss, "accuracy": batch_accuracy(logits, targets), "finite": finite}
 
     def eval_step(state, wave):
         b, k = wave.shape[:2]

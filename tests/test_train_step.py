@@ -48,3 +48,12 @@ def test_losses_match_their_definitions():
     np.testing.assert_allclose(weighted, -jax.nn.log_softmax(logits)[0, 0], rtol=1e-6)
     for kind in ("softmax", "sigmoid"):
         np.testing.assert_allclose(train.probabilities(logits, kind).sum(-1), 1.0, rtol=1e-6)
+
+
+def test_train_accuracy_scores_a_mixed_example_against_its_larger_share():
+    logits = jnp.array([[2.0, -1.0, 0.5], [0.1, 0.2, 3.0], [0.0, 1.0, 0.0]])
+    np.testing.assert_allclose(train.batch_accuracy(logits, jnp.array([0, 2, 0])), 2 / 3)
+    # mixup: example 3 is 0.8 of its partner's class 1, which it is predicted as; example 2
+    # is 0.6 class 0, which its logits miss
+    mixed = jnp.array([[0.9, 0.1, 0.0], [0.6, 0.0, 0.4], [0.2, 0.8, 0.0]])
+    np.testing.assert_allclose(train.batch_accuracy(logits, mixed), 2 / 3)
