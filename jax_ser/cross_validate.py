@@ -8,13 +8,16 @@ The folds are those of data.fold_size consecutive speakers (split fold:K, K from
 and seed is an ordinary run in <workdir>/fold<K>_seed<S> (emobox<K>_seed<S>): interrupted, it
 resumes; finished, it is not run again. One seed on a few held-out speakers swings by several
 points, so the table reports every run and the mean and sample standard deviation over all of
-them.
+them. It counts every finished run of the workdir, also folds and seeds that earlier commands ran
+(--folds=0, then --folds=1: the table has both), except runs made with another config, which it
+names and leaves out.
 """
 
 from __future__ import annotations
 
 import csv
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -70,34 +73,57 @@ def cross_validate(config, workdir: str | Path, folds=None, seeds=None,
     folds = all_folds if not folds else [int(k) for k in folds]
     check_folds(config, utterances, kind, folds)
     seeds = [config.seed] if not seeds else [int(s) for s in seeds]
-    rows = []
+
+    def run_config(fold: int, seed: int):
+        c = config.copy_and_resolve_references()
+        c.data.split, c.seed = f"{kind}:{fold}", seed
+        return c
+
+    rows = earlier_runs(workdir, kind, run_config, skip={(f, s) for f in folds for s in seeds})
     for fold in folds:
         for seed in seeds:
-            run_config = config.copy_and_resolve_references()
-            run_config.data.split = f"{kind}:{fold}"
-            run_config.seed = seed
             run_dir = workdir / f"{kind}{fold}_seed{seed}"
             finished = run_dir / "metrics.json"
             if finished.exists():
-                train.save_or_check_config(run_config, run_dir)
+                train.save_or_check_config(run_config(fold, seed), run_dir)
                 results = json.loads(finished.read_text())
                 print(
                     f"fold {fold} seed {seed}: finished earlier, read {finished}", file=sys.stderr
                 )
             else:
-                results = train_fn(run_config, run_dir)
-            rows.append(
-                {
-                    "fold": fold,
-                    "seed": seed,
-                    "test_speakers": " ".join(results["data"]["test_speakers"]),
-                    **{m: results["test"][m] for m in METRICS},
-                    "best_epoch": results["best_epoch"],
-                    "train_time_s": results["train_time_s"],
-                }
-            )
-            write_tables(rows, workdir)
+                results = train_fn(run_config(fold, seed), run_dir)
+            rows[fold, seed] = summary_row(fold, seed, results)
+            write_tables([rows[k] for k in sorted(rows)], workdir)
+    return [rows[k] for k in sorted(rows)]
+
+
+def earlier_runs(workdir: Path, kind: str, run_config, skip: set) -> dict:
+    """{(fold, seed): row} of the runs finished in `workdir` by earlier commands, other than
+    `skip`; a run whose saved config differs from `run_config(fold, seed)` is named on stderr
+    and left out, so one table never mixes configs."""
+    rows = {}
+    for finished in sorted(workdir.glob(f"{kind}*_seed*/metrics.json")):
+        match = re.fullmatch(rf"{kind}(\d+)_seed(\d+)", finished.parent.name)
+        if not match or (key := (int(match[1]), int(match[2]))) in skip:
+            continue
+        changed = train.config_changes(run_config(*key), finished.parent)
+        if changed:
+            print(f"left out of the summary: {finished.parent} was run with another config "
+                  f"({', '.join(changed[:3])})", file=sys.stderr)
+            continue
+        rows[key] = summary_row(*key, json.loads(finished.read_text()))
     return rows
+
+
+def summary_row(fold: int, seed: int, results: dict) -> dict:
+    return {
+        "fold": fold,
+        "seed": seed,
+        "test_speakers": " ".join(results["data"]["test_speakers"]),
+        **{m: results["test"][m] for m in METRICS},
+        "best_epoch": results["best_epoch"],
+        "train_time_s": results["train_time_s"],
+    }
 
 
 def write_tables(rows: list[dict], workdir: Path) -> str:

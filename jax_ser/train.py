@@ -821,21 +821,29 @@ def save_or_check_config(config, workdir: Path) -> None:
     """Write config.json, or refuse a workdir whose run was made with another config. Only
     process 0 writes, replacing the file whole, so the others never read it half-written."""
     path = workdir / "config.json"
-    new = _flatten(json.loads(config.to_json_best_effort()))
-    if path.exists():
-        old = _flatten(json.loads(path.read_text()))
-        # A key missing from the old config is a field the schema gained since: not a change.
-        changed = sorted(k for k in old if old[k] != new.get(k) and k not in RESUMABLE_CHANGES)
-        if changed:
-            listing = ", ".join(f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in changed[:5])
-            raise config_lib.ConfigError(
-                f"{workdir} holds a run with another config ({listing}); resume with the same config "
-                "or choose a new --workdir"
-            )
+    changed = config_changes(config, workdir)
+    if changed:
+        raise config_lib.ConfigError(
+            f"{workdir} holds a run with another config ({', '.join(changed[:5])}); resume with "
+            "the same config or choose a new --workdir"
+        )
     if jax.process_index() == 0:
         tmp = path.with_suffix(".json.tmp")
         tmp.write_text(config.to_json_best_effort(indent=2))
         tmp.replace(path)
+
+
+def config_changes(config, workdir: Path) -> list[str]:
+    """'key: old -> new' for each setting in which the run saved in `workdir` differs from
+    `config` (none when the workdir holds no run yet)."""
+    path = workdir / "config.json"
+    if not path.exists():
+        return []
+    new = _flatten(json.loads(config.to_json_best_effort()))
+    old = _flatten(json.loads(path.read_text()))
+    # A key missing from the old config is a field the schema gained since: not a change.
+    changed = sorted(k for k in old if old[k] != new.get(k) and k not in RESUMABLE_CHANGES)
+    return [f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in changed]
 
 
 def _flatten(d: dict, prefix: str = "") -> dict:

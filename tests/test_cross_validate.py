@@ -1,6 +1,7 @@
 """Cross-validation reuses finished runs, tabulates every run with mean ± std, and the launch
 script shows the commands it would run."""
 
+import json
 import shutil
 import subprocess
 
@@ -100,3 +101,31 @@ def test_emobox_protocol_runs_its_folds_and_names_missing_actors(tmp_path, monke
     rows = cross_validate.cross_validate(config, tmp_path / "cv", folds=["2", "5"])
     assert runs == [("emobox:2", "emobox2_seed0"), ("emobox:5", "emobox5_seed0")]
     assert [r["fold"] for r in rows] == [2, 5]
+
+
+def test_summary_counts_the_folds_of_earlier_commands_of_the_same_config(
+    tiny_corpus, tmp_path, capsys
+):
+    from jax_ser import train
+
+    def fake_run(config, run_dir):
+        run_dir.mkdir(parents=True)
+        train.save_or_check_config(config, run_dir)
+        fold = int(config.data.split.split(":")[1])
+        scores = {m: 0.1 * (fold + 1) for m in cross_validate.METRICS}
+        results = {"data": {"test_speakers": [f"speaker{fold}"]}, "test": scores,
+                   "best_epoch": 1, "train_time_s": 1.0}
+        (run_dir / "metrics.json").write_text(json.dumps(results))
+        return results
+
+    config = tiny(tiny_corpus, **{"train.progress_bar": False})
+    cross_validate.cross_validate(config, tmp_path, folds=["0"], train_fn=fake_run)
+    rows = cross_validate.cross_validate(config, tmp_path, folds=["1"], train_fn=fake_run)
+    assert [(r["fold"], r["ua"]) for r in rows] == [(0, 0.1), (1, 0.2)]
+    table = (tmp_path / "summary.md").read_text()
+    assert "| 2 runs | 0.150 ± 0.071" in table and "speaker0" in table
+    # runs of another config stay out of this config's table, and are named
+    other = tiny(tiny_corpus, **{"train.progress_bar": False, "train.learning_rate": 0.1})
+    rows = cross_validate.cross_validate(other, tmp_path, folds=["2"], train_fn=fake_run)
+    assert [r["fold"] for r in rows] == [2]
+    assert "fold0_seed0 was run with another config (train.learning_rate" in capsys.readouterr().err
