@@ -9,7 +9,8 @@ import pytest
 # Before any jax_ser or jax import: decoded-waveform caches of the tests never land in the user's
 # cache; and since many tests (and the CLI subprocesses they start) compile the same tiny steps, a
 # session-private persistent compilation cache compiles each once. Both start empty and go with
-# the session (pytest_unconfigure).
+# the session (pytest_unconfigure). Each process makes its own, pytest-xdist workers included:
+# JAX writes a cache entry in place, so a process beside the writer could read half of it.
 PRIVATE_DIRS = {
     "JAX_SER_CACHE": tempfile.mkdtemp(prefix="jax_ser_test_cache_"),
     "JAX_COMPILATION_CACHE_DIR": tempfile.mkdtemp(prefix="jax_ser_test_xla_cache_"),
