@@ -7,9 +7,9 @@ WA 0.521, macro-F1 0.464; 3 min 55 s including corpus generation.
 
 On a real corpus: add --config.data.corpus=ravdess --config.data.root=/path/to/RAVDESS
 and choose the held-out speakers with --config.data.split=fold:K. All 5 folds of RAVDESS actors
-01-20 (python -m jax_ser.cross_validate ... same flags): UA 0.522 ± 0.063, WA 0.536 ± 0.065,
-macro-F1 0.514 ± 0.071 (mean ± std over folds, seed 0; per fold in README.md), 10-20 min per
-fold on the 2-core CPU.
+01-20 (python -m jax_ser.cross_validate ... same flags --seeds=0,1): UA 0.497 ± 0.078,
+WA 0.514 ± 0.077, macro-F1 0.487 ± 0.088 (mean ± std over 5 folds x 2 seeds; seed 0 0.512 UA,
+seed 1 0.482; per fold in README.md), 8-16 min per fold on the 2-core CPU, two at a time.
 """
 
 from jax_ser.config import base_config
