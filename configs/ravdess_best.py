@@ -19,7 +19,9 @@ quality on RAVDESS", has the times), test UA / WA / macro-F1:
   fold 4 (actors 17-20): seed 0 0.492 / 0.492 / 0.478, seed 1 0.477 / 0.487 / 0.476
   mean +- std, 10 runs:  0.503 +- 0.062 UA, 0.514 +- 0.065 WA, 0.484 +- 0.070 macro-F1
 The PyTorch reference recipe (benchmarks/reference_recipe.py, seed 0) scored 0.492 +- 0.077 UA
-on the same folds. Short of issue #6's targets (72% UA, 5 points above the reference).
+on the same folds, and the plain 20-epoch configs/resnet18_mel.py 0.497 +- 0.078 (seeds 0 and 1):
+the three are equal within the noise. Short of issue #6's targets (72% UA, 5 points above the
+reference).
 """
 
 from jax_ser.config import base_config
