@@ -9,7 +9,8 @@ On a real corpus: add --config.data.corpus=ravdess --config.data.root=/path/to/R
 and choose the held-out speakers with --config.data.split=fold:K. All 5 folds of RAVDESS actors
 01-20 (python -m jax_ser.cross_validate ... same flags --seeds=0,1): UA 0.497 ± 0.078,
 WA 0.514 ± 0.077, macro-F1 0.487 ± 0.088 (mean ± std over 5 folds x 2 seeds; seed 0 0.512 UA,
-seed 1 0.482; per fold in README.md), 8-16 min per fold on the 2-core CPU, two at a time.
+seed 1 0.482; per fold in README.md), 8-31 min per fold on the 2-core CPU, two at a time
+(the longest beside the test suite).
 """
 
 from jax_ser.config import base_config
