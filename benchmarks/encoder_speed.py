@@ -35,7 +35,7 @@ def main():
     wave = rng.normal(size=(args.batch, run.clip_samples)).astype(np.float32)
     audio_seconds = args.batch * args.seconds
 
-    crops = run.to_global(wave[:, None])
+    crops = {"wave": run.to_global(wave[:, None])}
     infer = seconds_per_call(lambda: run.eval_step(state, crops), args.repeats)
     batch = {
         "wave": run.to_global(wave),

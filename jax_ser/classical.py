@@ -73,6 +73,11 @@ def validate(config) -> None:
         )
     if mc.init != "random":
         raise config_lib.ConfigError("config.model.init: classical models have no pretrained init")
+    if config.features.normalize == "speaker":
+        raise config_lib.ConfigError(
+            "config.features.normalize=speaker: classical models standardise their pooled "
+            "features over the training set; speaker normalisation is for the JAX front end"
+        )
     try:
         parse_pooled(mc.pooled)
     except ValueError as e:
@@ -159,8 +164,10 @@ class Fitted:
             raise FileNotFoundError(f"no fitted classical model {path}")
         return cls(config, joblib.load(path))
 
-    def predict_probs(self, state, waves, num_crops: int | None = None) -> np.ndarray:
-        """Class probabilities [len(waves), C] of whole waveforms (`state`, `num_crops` unused)."""
+    def predict_probs(self, state, waves, num_crops: int | None = None,
+                      speaker_stats=None) -> np.ndarray:
+        """Class probabilities [len(waves), C] of whole waveforms (`state`, `num_crops` and
+        `speaker_stats` unused)."""
         if not len(waves):
             return np.zeros((0, len(self.class_names)))
         x = np.stack([pooled_features(w, self.config) for w in waves])

@@ -69,7 +69,7 @@ def base_config(model: dict) -> ml_collections.ConfigDict:
     c.features.fmin = 0.0
     c.features.fmax = 0.0  # 0 = sample_rate / 2
     c.features.top_db = 80.0
-    c.features.normalize = "utterance"  # none | utterance | frequency
+    c.features.normalize = "utterance"  # none | utterance | frequency | speaker
 
     c.model = ml_collections.ConfigDict(
         {"init": "random", **model_defaults(model["name"]), **model}
@@ -307,10 +307,16 @@ def validate(config) -> None:
             "config.data.precomputed (a folder of extracted features) and "
             "config.features.name=precomputed go together"
         )
-    if config.features.normalize not in ("none", "utterance", "frequency"):
+    if config.features.normalize not in features.NORMALIZATIONS:
         raise ConfigError(
-            f"config.features.normalize: {config.features.normalize!r} is not none, utterance "
-            "or frequency"
+            f"config.features.normalize: {config.features.normalize!r} is not one of "
+            f"{', '.join(features.NORMALIZATIONS)}"
+        )
+    if config.features.normalize == "speaker" and config.features.name in ("waveform",
+                                                                            "precomputed"):
+        raise ConfigError(
+            "config.features.normalize=speaker standardises spectral feature bands per speaker; "
+            f"features.name={config.features.name} has none"
         )
     if config.train.schedule not in SCHEDULES:
         raise ConfigError(

@@ -19,7 +19,7 @@ import numpy as np
 
 NAMES = ("spectrogram", "log_spectrogram", "mel", "log_mel", "mfcc", "zcr", "chroma",
          "log_mel+mfcc", "waveform", "precomputed")
-NORMALIZATIONS = ("none", "utterance", "frequency")
+NORMALIZATIONS = ("none", "utterance", "frequency", "speaker")
 
 _HIGHEST = jax.lax.Precision.HIGHEST  # keep filterbank matmuls float32 on TF32/bf16 hardware
 
@@ -255,13 +255,19 @@ def num_frames(num_samples: int, cfg: Any) -> int:
     return 1 + (num_samples + 2 * (s["n_fft"] // 2) - s["n_fft"]) // s["hop_length"]
 
 
-def normalize(feats: jax.Array, mode: str) -> jax.Array:
-    """Standardise features per example: over (T, F) ("utterance") or over T per band
-    ("frequency"); dividing by sqrt(var + 1e-5) keeps silent inputs finite and differentiable."""
+def normalize(feats: jax.Array, mode: str, stats: jax.Array | None = None) -> jax.Array:
+    """Standardise features per example: over (T, F) ("utterance"), over T per band
+    ("frequency"), or per band with `stats` [B, 2, F], the mean and std of each example's
+    speaker ("speaker", jax_ser.speaker_norm); dividing by sqrt(var + 1e-5) keeps silent inputs
+    finite and differentiable."""
     if mode == "none":
         return feats
     if mode not in NORMALIZATIONS:
         raise ValueError(f"unknown normalization {mode!r}; valid: {', '.join(NORMALIZATIONS)}")
+    if mode == "speaker":
+        if stats is None:
+            raise ValueError("speaker normalization needs each example's speaker statistics")
+        return (feats - stats[:, None, 0]) / stats[:, None, 1]
     axes = (1, 2) if mode == "utterance" else (1,)
     mean = jnp.mean(feats, axis=axes, keepdims=True)
     var = jnp.mean(jnp.square(feats - mean), axis=axes, keepdims=True)

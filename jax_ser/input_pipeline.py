@@ -181,11 +181,13 @@ def train_batches(
     process_count: int = 1,
     grad_accum_steps: int = 1,
     balanced: bool = False,
+    speaker_stats: np.ndarray | None = None,
 ) -> Iterator[dict]:
     """This process's share of the epoch's batches, from `start_step` on: wave [b, N] (or
-    [b, T, D] precomputed frames), label [b]. With `grad_accum_steps` K, each global batch comes
-    as K micro-batches in turn, and `start_step` counts micro-batches: the examples of an update
-    are those of the unaccumulated run. `balanced`: class-balanced sampling (epoch_order)."""
+    [b, T, D] precomputed frames), label [b], and speaker_stats [b, 2, F] when given [N, 2, F].
+    With `grad_accum_steps` K, each global batch comes as K micro-batches in turn, and
+    `start_step` counts micro-batches: the examples of an update are those of the unaccumulated
+    run. `balanced`: class-balanced sampling (epoch_order)."""
     order = epoch_order(len(waves), global_batch, seed, epoch, labels if balanced else None)
     order = order.reshape(-1, global_batch // grad_accum_steps)
     local_batch = global_batch // grad_accum_steps // process_count
@@ -204,8 +206,11 @@ def train_batches(
         deterministic=True,
     )
     ds = ds.batch(local_batch, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
-    for wave, label in ds.as_numpy_iterator():
-        yield {"wave": wave, "label": label}
+    for (wave, label), index in zip(ds.as_numpy_iterator(), local):
+        batch = {"wave": wave, "label": label}
+        if speaker_stats is not None:
+            batch["speaker_stats"] = speaker_stats[index]
+        yield batch
 
 
 def eval_batches(
@@ -216,8 +221,10 @@ def eval_batches(
     num_crops: int,
     process_index: int = 0,
     process_count: int = 1,
+    speaker_stats: np.ndarray | None = None,
 ) -> Iterator[dict]:
-    """All utterances in order, padded to whole batches: wave [b, crops, N], mask [b]."""
+    """All utterances in order, padded to whole batches: wave [b, crops, N], mask [b], and
+    speaker_stats [b, 2, F] when given [N, 2, F] (padding gets mean 0, std 1)."""
     steps = -(-len(waves) // global_batch)
     local_batch = global_batch // process_count
     index = np.arange(steps * global_batch).reshape(steps, process_count, local_batch)
@@ -237,8 +244,20 @@ def eval_batches(
         deterministic=True,
     )
     ds = ds.batch(local_batch).prefetch(tf.data.AUTOTUNE)
-    for wave, mask in ds.as_numpy_iterator():
-        yield {"wave": wave, "mask": mask}
+    for (wave, mask), index in zip(ds.as_numpy_iterator(), local.reshape(steps, local_batch)):
+        batch = {"wave": wave, "mask": mask}
+        if speaker_stats is not None:
+            batch["speaker_stats"] = _stats_at(speaker_stats, index)
+        yield batch
+
+
+def _stats_at(speaker_stats: np.ndarray, index: np.ndarray) -> np.ndarray:
+    """speaker_stats of the utterances at `index`; mean 0, std 1 past the end (batch padding)."""
+    out = np.zeros((len(index), *speaker_stats.shape[1:]), np.float32)
+    out[:, 1] = 1.0
+    real = index < len(speaker_stats)
+    out[real] = speaker_stats[index[real]]
+    return out
 
 
 def hide_gpus_from_tf() -> None:

@@ -7,6 +7,8 @@ is cut into windows of the training length (hop: half a window); each window is 
 and the file's probabilities are their mean. A file that cannot be read gets an `error` line and the
 others are still labelled. Where training fitted a temperature on the validation speakers
 (metrics.json, "calibration"), the probabilities are the calibrated ones; the labels are the same.
+A model trained with features.normalize=speaker needs a speaker's statistics: the readable files
+of one call are taken as one speaker's recordings, so label one speaker per call.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import numpy as np
 from absl import app, flags, logging
 
 from jax_ser import (audio, calibration, checkpoints, classical, config as config_lib, corpora,
-                     input_pipeline, train)
+                     input_pipeline, speaker_norm, train)
 
 
 class Predictor:
@@ -58,7 +60,29 @@ class Predictor:
         self.state = state.replace(params=variables["params"], model_state=variables["model_state"])
         self.labels = list(self.run.class_names)
 
-    def predict_file(self, path: str, hop_seconds: float = 0.0) -> dict:
+    @property
+    def needs_speaker(self) -> bool:
+        return self.state is not None and self.config.features.normalize == "speaker"
+
+    def speaker_statistics(self, paths: list[str]) -> np.ndarray:
+        """[2, F] statistics of the readable recordings in `paths`, taken as one speaker."""
+        data = self.config.data
+        waves = []
+        for path in paths:
+            try:
+                raw = audio.load(path, data.sample_rate)
+            except audio.BadAudioError:
+                continue  # reported when the file is labelled
+            waves.append(audio.preprocess(raw, normalize=data.normalize,
+                                          trim_db=data.trim_db or None))
+        if not waves:
+            raise ValueError("no readable recording to take the speaker statistics from")
+        return speaker_norm.statistics(waves, input_pipeline.feature_config(self.config),
+                                       self.run.clip_samples)
+
+    def predict_file(self, path: str, hop_seconds: float = 0.0,
+                     speaker_stats: np.ndarray | None = None) -> dict:
+        """`speaker_stats` [2, F]: the speaker's statistics (models with normalize=speaker)."""
         data = self.config.data
         try:
             raw = audio.load(path, data.sample_rate)
@@ -67,14 +91,19 @@ class Predictor:
         result = {"path": path, "duration_s": round(len(raw) / data.sample_rate, 3)}
         wave = audio.preprocess(raw, normalize=data.normalize, trim_db=data.trim_db or None)
         clip = self.run.clip_samples
+
+        def tile(n):  # the speaker's statistics for each of n inputs
+            return None if speaker_stats is None else np.repeat(speaker_stats[None], n, 0)
+
         if len(wave) <= clip:
-            probs = self._calibrate(self.run.predict_probs(self.state, [wave]))[0]
+            probs = self._calibrate(
+                self.run.predict_probs(self.state, [wave], speaker_stats=tile(1)))[0]
         else:
             full = audio.preprocess(raw, normalize=data.normalize, trim_db=None)
             hop = int(hop_seconds * data.sample_rate) if hop_seconds > 0 else clip // 2
             windows, starts = audio.sliding_windows(full, clip, hop)
-            window_probs = self._calibrate(
-                self.run.predict_probs(self.state, list(windows), num_crops=1))
+            window_probs = self._calibrate(self.run.predict_probs(
+                self.state, list(windows), num_crops=1, speaker_stats=tile(len(windows))))
             probs = window_probs.mean(axis=0)
             result["segments"] = [
                 {
@@ -126,11 +155,21 @@ def main(argv):
     except (FileNotFoundError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    paths = list(expand(argv[1:]))
+    speaker_stats = None
+    if predictor.needs_speaker:
+        try:
+            speaker_stats = predictor.speaker_statistics(paths)
+        except ValueError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
+        logging.info("features.normalize=speaker: the %d files are normalised as one speaker",
+                     len(paths))
     out = open(flags.FLAGS.output, "w") if flags.FLAGS.output else sys.stdout
     count = errors = 0
     try:
-        for path in expand(argv[1:]):
-            line = predictor.predict_file(path, flags.FLAGS.hop_seconds)
+        for path in paths:
+            line = predictor.predict_file(path, flags.FLAGS.hop_seconds, speaker_stats)
             errors += "error" in line
             count += 1
             out.write(json.dumps(line) + "\n")

@@ -40,6 +40,7 @@ from jax_ser import (
     metrics,
     models,
     preemption,
+    speaker_norm,
     splits,
 )
 
@@ -56,10 +57,11 @@ class TrainState(train_state.TrainState):
     model_state: Any  # non-parameter collections, e.g. batch_stats
 
 
-def frontend(waves: jax.Array, feature_config: dict) -> jax.Array:
-    """Waveforms [B, N] -> normalised features [B, T, F], inside the jitted step."""
+def frontend(waves: jax.Array, feature_config: dict, speaker_stats=None) -> jax.Array:
+    """Waveforms [B, N] -> normalised features [B, T, F], inside the jitted step.
+    `speaker_stats` [B, 2, F]: each example's speaker statistics, for normalize=speaker."""
     feats = features.compute(waves, feature_config)
-    return features.normalize(feats, feature_config["normalize"])
+    return features.normalize(feats, feature_config["normalize"], speaker_stats)
 
 
 def make_optimizer(
@@ -161,7 +163,9 @@ def probabilities(logits, kind: str):
 
 
 def make_steps(config, model, class_weights):
-    """The pure step functions: train_step(state, batch, resize=None) and eval_step(state, wave).
+    """The pure step functions: train_step(state, batch, resize=None) and eval_step(state,
+    batch) of crops (input_pipeline.eval_batches); a batch carries "speaker_stats" where
+    features.normalize=speaker.
     `resize`, static, is the (frames_scale, features_scale) of a train.progressive_resizing stage:
     the step then feeds the model its feature maps resized so (augment.resize), after
     augmentation; None leaves them at the full size, as evaluation always sees them."""
@@ -171,14 +175,15 @@ def make_steps(config, model, class_weights):
 
     def train_inputs(batch, rng):
         """Features and targets of a training batch, augmented where config.augment says."""
+        stats = batch.get("speaker_stats")
         if augment_config is None:
-            return frontend(batch["wave"], feature_config), batch["label"]
+            return frontend(batch["wave"], feature_config, stats), batch["label"]
         return augment.train_batch(
             jax.random.fold_in(rng, 2),  # rng feeds dropout, fold_in(rng, 1) the masks
             batch["wave"],
             batch["label"],
             augment_config,
-            lambda waves: frontend(waves, feature_config),
+            lambda waves: frontend(waves, feature_config, stats),
             sample_rate=config.data.sample_rate,
             num_classes=class_weights.shape[0],
         )
@@ -219,9 +224,12 @@ def make_steps(config, model, class_weights):
         )
         return new, {"loss": loss, "accuracy": batch_accuracy(logits, targets), "finite": finite}
 
-    def eval_step(state, wave):
+    def eval_step(state, batch):
+        wave, stats = batch["wave"], batch.get("speaker_stats")
         b, k = wave.shape[:2]
-        feats = frontend(wave.reshape(b * k, *wave.shape[2:]), feature_config)
+        if stats is not None:  # the same speaker's statistics for each crop
+            stats = jnp.repeat(stats, k, axis=0)
+        feats = frontend(wave.reshape(b * k, *wave.shape[2:]), feature_config, stats)
         logits, _ = apply(state, state.params, feats, False)
         return probabilities(logits, config.train.loss).reshape(b, k, -1).mean(axis=1)
 
@@ -236,9 +244,10 @@ def resize_for_step(train_config, step: int, steps_per_epoch: int) -> tuple[floa
 
 
 def init_state(config, model, tx, input_shape: tuple[int, ...]) -> TrainState:
-    feats = frontend(
-        jnp.zeros((1, *input_shape), jnp.float32), input_pipeline.feature_config(config)
-    )
+    feature_config = input_pipeline.feature_config(config)
+    identity = jnp.stack([jnp.zeros(features.num_features(feature_config)),
+                          jnp.ones(features.num_features(feature_config))])[None]
+    feats = frontend(jnp.zeros((1, *input_shape), jnp.float32), feature_config, identity)
     key = jax.random.PRNGKey(config.seed)
     variables = dict(model.init({"params": key, "dropout": key}, feats, train=False))
     params = variables.pop("params")
@@ -337,8 +346,10 @@ class Run:
     def to_global(self, local: np.ndarray) -> jax.Array:
         return jax.make_array_from_process_local_data(self.data_sharding, local)
 
-    def predict_probs(self, state, waves, num_crops: int | None = None) -> np.ndarray:
-        """Class probabilities [len(waves), C], averaged over `num_crops` (default: the config's)."""
+    def predict_probs(self, state, waves, num_crops: int | None = None,
+                      speaker_stats: np.ndarray | None = None) -> np.ndarray:
+        """Class probabilities [len(waves), C], averaged over `num_crops` (default: the config's).
+        `speaker_stats` [len(waves), 2, F]: each wave's speaker statistics (normalize=speaker)."""
         global_batch = _round_up(self.config.train.eval_batch_size, jax.device_count())
         out = []
         for batch in input_pipeline.eval_batches(
@@ -348,8 +359,10 @@ class Run:
             num_crops=num_crops or self.config.data.eval_crops,
             process_index=jax.process_index(),
             process_count=jax.process_count(),
+            speaker_stats=speaker_stats,
         ):
-            probs = self.eval_step(state, self.to_global(batch["wave"]))
+            batch.pop("mask")
+            probs = self.eval_step(state, {k: self.to_global(v) for k, v in batch.items()})
             out.append(np.asarray(multihost_utils.process_allgather(probs, tiled=True)))
         return np.concatenate(out)[: len(waves)] if out else np.zeros((0, len(self.class_names)))
 
@@ -407,6 +420,20 @@ def load_data(config):
     return split, parts, decoded
 
 
+def speaker_statistics(config, utterances, waves) -> np.ndarray | None:
+    """Each utterance's speaker statistics [N, 2, F] over that speaker's `waves`
+    (features.normalize=speaker, jax_ser.speaker_norm); None for the other normalizations."""
+    if config.features.normalize != "speaker":
+        return None
+    t0 = time.time()
+    speakers = [u.speaker_key for u in utterances]
+    stats = speaker_norm.per_utterance(speakers, waves, input_pipeline.feature_config(config),
+                                       input_pipeline.input_shape(config)[0])
+    log.info("speaker statistics of %d speakers in %.0f s (features.normalize=speaker)",
+             len(set(speakers)), time.time() - t0)
+    return stats
+
+
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     workdir = Path(workdir).resolve()
     workdir.mkdir(parents=True, exist_ok=True)
@@ -432,6 +459,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
         )
     if config.model.name == "classical":
         return fit_classical(config, workdir, split, parts, decoded, targets, t_start)
+    # a speaker's statistics come from the recordings of the part they are in
+    stats = {k: speaker_statistics(config, v, waves[k]) for k, v in parts.items()}
 
     tc = config.train
     micro_batch = tc.batch_size // tc.grad_accum_steps
@@ -496,9 +525,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
                     epoch + 1,
                     size.format(*resize or ()),
                 )
-            state = _train_epoch(run, state, meta, waves["train"], targets["train"], config,
-                                 epoch=epoch, first=first, resize=resize, ckpts=ckpts, stop=stop,
-                                 show_bar=show_bar)
+            state = _train_epoch(run, state, meta, waves["train"], targets["train"],
+                                 stats["train"], config, epoch=epoch, first=first, resize=resize,
+                                 ckpts=ckpts, stop=stop, show_bar=show_bar)
             sums = meta["epoch_sums"]
             record = {
                 "epoch": epoch + 1,
@@ -509,7 +538,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
                 "epoch_time_s": round(time.time() - t_epoch, 2),
             }
             improved = _select_epoch(run, state, meta, record, waves["val"], targets["val"],
-                                     config, ckpts)
+                                     stats["val"], config, ckpts)
             ckpts.save_latest(int(state.step), state, meta)
             _log_epoch(record, tc.num_epochs, improved)
             with writer.as_default(step=int(state.step)):
@@ -532,14 +561,15 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     model_info = {"name": config.model.name, "init": config.model.init, "num_params": num_params}
     results = evaluate_and_write(
         config, workdir, split, parts, targets, decoded,
-        lambda name: run.predict_probs(state, waves[name]), results, model_info, t_start,
+        lambda name: run.predict_probs(state, waves[name], speaker_stats=stats[name]),
+        results, model_info, t_start,
     )
     ckpts.close()
     return results
 
 
-def _train_epoch(run, state, meta: dict, waves, targets, config, *, epoch: int, first: int,
-                 resize, ckpts, stop, show_bar: bool) -> TrainState:
+def _train_epoch(run, state, meta: dict, waves, targets, speaker_stats, config, *, epoch: int,
+                 first: int, resize, ckpts, stop, show_bar: bool) -> TrainState:
     """Epoch `epoch` from its step `first` on (a resumed run may start mid-epoch): the loss and
     accuracy sums in meta["epoch_sums"], the run stopped after max_nan_steps non-finite losses in
     a row, `latest` saved mid-epoch every checkpoint_every_steps and on SIGTERM."""
@@ -569,6 +599,7 @@ def _train_epoch(run, state, meta: dict, waves, targets, config, *, epoch: int, 
         process_count=jax.process_count(),
         grad_accum_steps=tc.grad_accum_steps,
         balanced=tc.class_balanced_sampling,
+        speaker_stats=speaker_stats,
     ):
         state, m = run.train_step(state, {k: run.to_global(v) for k, v in batch.items()}, resize)
         m = jax.device_get(m)
@@ -597,7 +628,8 @@ def _train_epoch(run, state, meta: dict, waves, targets, config, *, epoch: int, 
     return state
 
 
-def _select_epoch(run, state, meta: dict, record: dict, waves, targets, config, ckpts) -> bool:
+def _select_epoch(run, state, meta: dict, record: dict, waves, targets, speaker_stats, config,
+                  ckpts) -> bool:
     """Scores the epoch's weights (their moving average with train.ema_decay) on the validation
     speakers, saves them as `best` when they beat every epoch before, and applies early stopping;
     returns whether they were the best. Without validation speakers the last epoch is the best."""
@@ -605,7 +637,8 @@ def _select_epoch(run, state, meta: dict, record: dict, waves, targets, config, 
     evaluated = ema.averaged(state)  # the weights' moving average with train.ema_decay
     if len(targets):
         val = metrics.classification_report(
-            targets, run.predict_probs(evaluated, waves), run.class_names
+            targets, run.predict_probs(evaluated, waves, speaker_stats=speaker_stats),
+            run.class_names,
         )
         record.update({f"val_{k}": val[k] for k in ("ua", "wa", "macro_f1", "nll")})
         score = val[tc.select_metric]

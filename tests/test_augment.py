@@ -599,5 +599,5 @@ def test_progressive_resizing_feeds_the_model_the_small_maps(monkeypatch):
     state, m = run.train_step(run.init(), batch, resize)
     assert bool(m["finite"]) and int(state.step) == 1
     assert seen[-1] == (16, 26, 8)  # 51 x 16 halved: the first epoch trains on small maps
-    run.eval_step(state, run.to_global(np.asarray(wave)[:, None]))
+    run.eval_step(state, {"wave": run.to_global(np.asarray(wave)[:, None])})
     assert seen[-1] == (16, 51, 16)  # evaluation: always the full size

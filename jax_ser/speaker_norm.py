@@ -1,0 +1,78 @@
+"""Speaker-level feature normalisation (`features.normalize = "speaker"`).
+
+On unseen actors most of the error is who is speaking, not what they feel: voices differ in
+pitch, timbre and level far more than one voice differs between emotions. Standardising every
+feature band with the mean and std of that band over all of the speaker's frames removes the
+speaker's own average and keeps how each utterance departs from it. The statistics of a
+held-out speaker come from their own recordings, without labels: the protocol assumes the
+speaker's identity and a set of their recordings are known at test time (as in speaker-level
+normalisation in the SER literature); `jax_ser.predict` treats the files of one call as one
+speaker.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jax_ser import features
+
+WINDOWS_PER_CALL = 32  # recordings are cut into clip-long windows, featurised this many at once
+
+
+def statistics(waves: Sequence[np.ndarray], feature_config: dict, clip_samples: int) -> np.ndarray:
+    """[2, F]: mean and std of each feature band over every frame of `waves` (one speaker).
+
+    Each recording is cut into `clip_samples` windows, so every window has the training shape
+    and the features compile once; frames past a recording's end (its padding) are not counted.
+    """
+    if not len(waves):
+        raise ValueError("speaker statistics need at least one recording")
+    hop = features._settings(feature_config)["hop_length"]
+    frames = features.num_frames(clip_samples, feature_config)
+    windows, valid = [], []
+    for wave in waves:
+        for start in range(0, max(len(wave), 1), clip_samples):
+            part = wave[start : start + clip_samples]
+            windows.append(np.pad(part, (0, clip_samples - len(part))))
+            valid.append(np.arange(frames) * hop < len(part))  # frame centre inside the audio
+    total = 0.0
+    count = 0
+    for i in range(0, len(windows), WINDOWS_PER_CALL):
+        batch = np.stack(windows[i : i + WINDOWS_PER_CALL]).astype(np.float32)
+        mask = np.stack(valid[i : i + WINDOWS_PER_CALL])
+        pad = WINDOWS_PER_CALL - len(batch)  # one shape for every call
+        feats = np.asarray(_compute(np.pad(batch, ((0, pad), (0, 0))), feature_config))
+        picked = feats[: len(batch)][mask].astype(np.float64)  # [frames, F]
+        total = total + np.stack([picked.sum(0), np.square(picked).sum(0)])
+        count += len(picked)
+    if not count:
+        raise ValueError("speaker statistics: the recordings hold no audio frame")
+    mean = total[0] / count
+    std = np.sqrt(np.maximum(total[1] / count - mean**2, 0.0) + 1e-5)
+    return np.stack([mean, std]).astype(np.float32)
+
+
+def per_utterance(speakers: Sequence[str], waves: Sequence[np.ndarray], feature_config: dict,
+                  clip_samples: int) -> np.ndarray:
+    """[N, 2, F]: the statistics of each utterance's speaker, over all of that speaker's `waves`."""
+    by_speaker: dict[str, list[np.ndarray]] = {}
+    for speaker, wave in zip(speakers, waves):
+        by_speaker.setdefault(speaker, []).append(wave)
+    stats = {s: statistics(w, feature_config, clip_samples) for s, w in by_speaker.items()}
+    return np.stack([stats[s] for s in speakers]) if len(speakers) else np.zeros((0, 2, 0))
+
+
+def _compute(batch: np.ndarray, feature_config: dict) -> jax.Array:
+    return _featurizer(tuple(sorted(feature_config.items())))(jnp.asarray(batch))
+
+
+@functools.lru_cache(maxsize=None)
+def _featurizer(settings: tuple):
+    """One jitted feature function per feature config (hashable as sorted items)."""
+    cfg = dict(settings)
+    return jax.jit(lambda w: features.compute(w, cfg))

@@ -1,0 +1,121 @@
+"""Speaker-level normalisation (features.normalize=speaker): the statistics are those of the
+speaker's real frames, each example carries its own speaker's through the pipeline, and a trained
+run labels new recordings with the statistics of the files given."""
+
+import json
+import sys
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jax_ser import (calibration, config as config_lib, corpora, features, input_pipeline, labels,
+                     speaker_norm, train)
+from tests.e2e import run_cli, tiny
+
+FEATURES = dict(name="log_mel", sample_rate=16000, n_fft=512, hop_length=160, win_length=400,
+                n_mels=32, top_db=80.0, normalize="speaker")
+
+
+def test_statistics_are_those_of_the_real_frames():
+    rng = np.random.default_rng(0)
+    clip = 8000
+    short = rng.normal(size=5000).astype(np.float32)  # one padded window
+    long = (rng.normal(size=19123) * np.linspace(0.1, 1, 19123)).astype(np.float32)  # 3 windows
+    frames = []
+    for wave in (short, long):
+        for start in range(0, len(wave), clip):
+            part = wave[start : start + clip]
+            # the frames whose centre lies in the audio, from the unpadded part itself
+            feats = np.asarray(features.compute(jnp.asarray(part[None]), FEATURES))[0]
+            frames.append(feats[: -(-len(part) // 160)])
+    frames = np.concatenate(frames).astype(np.float64)
+    stats = speaker_norm.statistics([short, long], FEATURES, clip)
+    assert stats.shape == (2, 32)
+    np.testing.assert_allclose(stats[0], frames.mean(0), rtol=1e-4, atol=1e-3)
+    np.testing.assert_allclose(stats[1], np.sqrt(frames.var(0) + 1e-5), rtol=1e-4, atol=1e-3)
+
+
+def test_normalised_speaker_has_zero_mean_unit_std_per_band():
+    rng = np.random.default_rng(1)
+    clip = 8000
+    # two speakers far apart in level and spectral tilt
+    waves = [rng.normal(size=clip).astype(np.float32) for _ in range(4)]
+    waves += [np.cumsum(rng.normal(size=clip)).astype(np.float32) * 0.01 for _ in range(4)]
+    speakers = ["a"] * 4 + ["b"] * 4
+    stats = speaker_norm.per_utterance(speakers, waves, FEATURES, clip)
+    assert stats.shape == (8, 2, 32)
+    np.testing.assert_array_equal(stats[0], stats[3])
+    assert np.abs(stats[0, 0] - stats[4, 0]).max() > 10  # dB apart in some band
+    feats = train.frontend(jnp.asarray(np.stack(waves)), FEATURES, jnp.asarray(stats))
+    feats = np.asarray(feats)[:, :50]  # the last frame's centre is the clip's end: not counted
+    for rows in (slice(0, 4), slice(4, 8)):
+        frames = feats[rows].reshape(-1, 32)
+        np.testing.assert_allclose(frames.mean(0), 0, atol=1e-3)
+        np.testing.assert_allclose(frames.std(0), 1, atol=1e-2)
+    with pytest.raises(ValueError, match="speaker statistics"):
+        features.normalize(jnp.zeros((1, 5, 32)), "speaker")
+
+
+def test_batches_carry_each_examples_own_statistics():
+    waves = [np.full(100 + i, i, np.float32) for i in range(10)]
+    labels = np.arange(10, dtype=np.int32)
+    stats = np.arange(10, dtype=np.float32)[:, None, None] * np.ones((1, 2, 3), np.float32)
+    kwargs = dict(global_batch=4, clip_samples=64, seed=0, epoch=1)
+    batches = list(input_pipeline.train_batches(waves, labels, speaker_stats=stats, **kwargs))
+    assert len(batches) == 2
+    for batch in batches:
+        np.testing.assert_array_equal(batch["speaker_stats"][:, 0, 0], batch["label"])
+        np.testing.assert_array_equal(batch["wave"][:, 0], batch["label"])
+    assert "speaker_stats" not in next(input_pipeline.train_batches(waves, labels, **kwargs))
+
+    out = list(input_pipeline.eval_batches(waves, global_batch=4, clip_samples=64, num_crops=2,
+                                           speaker_stats=stats))
+    got = np.concatenate([b["speaker_stats"] for b in out])
+    mask = np.concatenate([b["mask"] for b in out])
+    np.testing.assert_array_equal(got[mask], stats)
+    np.testing.assert_array_equal(got[~mask][:, 0], 0)  # batch padding: mean 0, std 1
+    np.testing.assert_array_equal(got[~mask][:, 1], 1)
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"features.normalize": "speakers"}, "none, utterance, frequency, speaker"),
+    ({"features.normalize": "speaker", "features.name": "waveform"}, "has none"),
+])
+def test_config_errors(change, message, tiny_corpus):
+    config = tiny(tiny_corpus, **change)
+    with pytest.raises(config_lib.ConfigError, match=message):
+        config_lib.validate(config)
+
+
+def test_trained_run_labels_new_recordings_as_it_evaluated(tiny_corpus, tmp_path):
+    """A run with normalize=speaker; predict, given one test speaker's files, takes their
+    statistics and reproduces the probabilities the run's own evaluation wrote for them."""
+    workdir = tmp_path / "run"
+    config = tiny(tiny_corpus, **{"features.normalize": "speaker", "train.num_epochs": 2,
+                                  "train.progress_bar": False})
+    results = train.train_and_evaluate(config, workdir)
+    assert results["test"]["n"] == 120
+    speaker_files = sorted(u.path for u in corpora.read("ravdess", str(tiny_corpus))
+                           if u.speaker == "01")
+    (tmp_path / "broken.wav").write_bytes(b"RIFF....not audio at all")
+    out = tmp_path / "preds.jsonl"
+    done = run_cli([sys.executable, "-m", "jax_ser.predict", "--workdir", str(workdir),
+                    str(tiny_corpus / "Actor_01"), str(tmp_path / "broken.wav"),
+                    "--output", str(out)])
+    assert done.returncode == 0, done.stderr[-3000:]
+    lines = {json.loads(x)["path"]: json.loads(x) for x in out.read_text().splitlines()}
+    assert "error" in lines[str(tmp_path / "broken.wav")]
+    evaluated = {e["path"]: e for e in map(json.loads, (workdir / "predictions_test.jsonl").open())}
+    classes = list(labels.task_classes("ravdess8"))
+    temperature = results.get("calibration", {}).get("temperature", 1.0)
+    compared = 0
+    for path in speaker_files:
+        if "segments" in lines[path]:  # longer than the window: labelled by its windows
+            continue
+        written = [[evaluated[path]["probs"][c] for c in classes]]
+        np.testing.assert_allclose([lines[path]["probs"][c] for c in classes],
+                                   calibration.apply_temperature(written, temperature)[0],
+                                   atol=2e-4)
+        compared += 1
+    assert compared >= 3  # the others are longer than the 1.5 s window
