@@ -11,7 +11,7 @@ Run on RAVDESS actors 01-20, 5 folds of 4 test actors, seed 0, one run per cell 
 2-core CPU (the command above with --seeds=0). Test UA, mean +- std over the folds: plain
 0.512 +- 0.091, +specaugment 0.481 +- 0.061, +mixup 0.397 +- 0.036, +label_smoothing
 0.409 +- 0.035, +ema 0.433 +- 0.022, +waveform_aug 0.396 +- 0.053, +tta_5_crops
-0.410 +- 0.029 (folds 0-3).
+0.396 +- 0.040.
 In 20 epochs no element lifts the mean above plain, and the augmented cells fit far less (last
 training loss 0.33-0.48 plain, 1.08-1.17 with SpecAugment, 1.47 or more from mixup on).
 README.md, "Ablation: the recipe elements", has every fold and what one seed cannot show.
