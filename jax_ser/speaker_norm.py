@@ -32,7 +32,7 @@ def statistics(waves: Sequence[np.ndarray], feature_config: dict, clip_samples: 
     """
     if not len(waves):
         raise ValueError("speaker statistics need at least one recording")
-    hop = features._settings(feature_config)["hop_length"]
+    hop = int(feature_config["hop_length"])
     frames = features.num_frames(clip_samples, feature_config)
     windows, valid = [], []
     for wave in waves:
