@@ -23,7 +23,7 @@ def params_ema(decay: float) -> optax.GradientTransformation:
     warms up as min(decay, (1 + t) / (10 + t)), as TensorFlow's ExponentialMovingAverage does
     with num_updates, so the first updates are not pinned to the random initialisation. On short
     runs the warm-up, not `decay`, sets the rate: it reaches 0.999 only after about 9,000
-    updates, and is 0.991 at the last of the 1,040 updates of configs/ravdess_best.py."""
+    updates, and is 0.991 at the last of the 1,040 updates of configs/ravdess_augmented.py."""
 
     def init(params):
         return ParamsEmaState(jnp.zeros([], jnp.int32), jax.tree.map(jnp.copy, params))

@@ -33,7 +33,8 @@ def load(name: str, corpus, **overrides):
     return config
 
 
-@pytest.mark.parametrize("name", [*NEURAL, *CLASSICAL, "efficientnet_b0_mel", "ravdess_best"])
+@pytest.mark.parametrize("name", [*NEURAL, *CLASSICAL, "efficientnet_b0_mel", "ravdess_best",
+                                  "ravdess_augmented"])
 def test_every_reference_config_validates(name):
     config = config_lib.load_module(REPO / "configs" / f"{name}.py").get_config()
     config_lib.validate(config)
