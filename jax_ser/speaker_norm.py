@@ -1,14 +1,12 @@
 """Speaker-level feature normalisation (`features.normalize = "speaker"`).
 
-On unseen actors most of the error is who is speaking, not what they feel: voices differ in
-pitch, timbre and level far more than one voice differs between emotions. Standardising every
-feature band with the mean and std of that band over all of the speaker's frames removes the
-speaker's own average and keeps how each utterance departs from it. The statistics of a
-held-out speaker come from their own recordings, without labels: the protocol assumes the
-speaker's identity and a set of their recordings are known at test time (as in speaker-level
-normalisation in the SER literature); `jax_ser.predict` treats the files of one call as one
-speaker.
-"""
+On unseen actors a model must tell emotions apart across voices that differ in pitch, timbre
+and level, often by more than one voice differs between emotions. Standardising every feature
+band with the mean and std of that band over all of the speaker's frames removes the speaker's
+own average and keeps how each utterance departs from it. The statistics of a held-out speaker
+come from their own recordings, without labels: the protocol assumes the speaker's identity and
+a set of their recordings are known at test time; `jax_ser.predict` treats the files of one
+call as one speaker."""
 
 from __future__ import annotations
 
