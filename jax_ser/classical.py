@@ -165,9 +165,9 @@ class Fitted:
         return cls(config, joblib.load(path))
 
     def predict_probs(self, state, waves, num_crops: int | None = None,
-                      speaker_stats=None) -> np.ndarray:
-        """Class probabilities [len(waves), C] of whole waveforms (`state`, `num_crops` and
-        `speaker_stats` unused)."""
+                      speaker_stats=None, speakers=None) -> np.ndarray:
+        """Class probabilities [len(waves), C] of whole waveforms (`state`, `num_crops`,
+        `speaker_stats` and `speakers` unused): train.Run's interface."""
         if not len(waves):
             return np.zeros((0, len(self.class_names)))
         x = np.stack([pooled_features(w, self.config) for w in waves])

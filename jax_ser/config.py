@@ -98,6 +98,9 @@ def base_config(model: dict) -> ml_collections.ConfigDict:
     c.train.label_smoothing = 0.0
     c.train.class_weights = False  # inverse-frequency weights from the training labels
     c.train.class_balanced_sampling = False  # draw each class equally often (with replacement)
+    # Each training batch holds one speaker's utterances, so BatchNorm normalises each batch with
+    # one speaker's statistics, as train.bn_statistics=speaker does at evaluation.
+    c.train.speaker_batches = False
     # Evaluate and keep the exponential moving average of the weights (jax_ser/ema.py), e.g.
     # 0.999; 0 = off.
     c.train.ema_decay = 0.0
@@ -114,6 +117,10 @@ def base_config(model: dict) -> ml_collections.ConfigDict:
     c.train.checkpoint_every_steps = 0  # 0 = at epoch ends only
     c.train.max_nan_steps = 20  # consecutive non-finite losses before the run stops
     c.train.eval_batch_size = 64
+    # BatchNorm statistics at evaluation and prediction: "running" (the averages of training) or
+    # "speaker" (each layer's mean and variance over the speaker's own recordings, AdaBN:
+    # jax_ser/adabn.py).
+    c.train.bn_statistics = "running"
     c.train.progress_bar = True
 
     # Augmentation in the jitted train step (jax_ser/augment.py), every element off by default.
@@ -239,7 +246,7 @@ def validate(config) -> None:
     """Raise ConfigError naming the first key whose value cannot run."""
     import flax
 
-    from jax_ser import augment, corpora, features, input_pipeline, labels, models
+    from jax_ser import adabn, augment, corpora, features, input_pipeline, labels, models
 
     if not config.data.corpus.strip():
         raise ConfigError("config.data.corpus is empty")
@@ -332,8 +339,19 @@ def validate(config) -> None:
         )
     validate_augment(config)
     validate_progressive_resizing(config)
+    if config.train.speaker_batches and config.train.class_balanced_sampling:
+        raise ConfigError("config.train.speaker_batches and config.train.class_balanced_sampling "
+                          "each choose the examples of a batch; set one of them")
+    if config.train.bn_statistics not in adabn.MODES:
+        raise ConfigError(
+            f"config.train.bn_statistics: {config.train.bn_statistics!r} is not running or speaker"
+        )
     if config.model.name == "classical":  # scikit-learn on pooled features: jax_ser.classical
         from jax_ser import classical
+
+        if config.train.bn_statistics == "speaker":
+            raise ConfigError("config.train.bn_statistics=speaker: the classical model has no "
+                              "BatchNorm layer")
 
         return classical.validate(config)
     if config.model.name not in models.names():
@@ -353,6 +371,11 @@ def validate(config) -> None:
         )
     except (ValueError, TypeError) as e:
         raise ConfigError(f"config.model: {e}") from None
+    if config.train.bn_statistics == "speaker" and "batch_stats" not in variables:
+        raise ConfigError(
+            f"config.train.bn_statistics=speaker: model {config.model.name!r} has no BatchNorm "
+            "layer whose statistics could follow the speaker"
+        )
     for stage in config.train.progressive_resizing:
         # the weights built for the full size must take the small maps of the first epochs too
         small = (1, *augment.resized_shape(shape[1], shape[2], stage[1:]))

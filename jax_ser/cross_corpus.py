@@ -178,7 +178,8 @@ def _other_corpus_cell(predictor, config, corpus: str, roots, task: str, classes
         raise input_pipeline.DataError(f"no readable utterance of {corpus} in classes {classes}")
     waves = [decoded.waves[u.path] for u in utterances]
     probs = predictor.run.predict_probs(
-        predictor.state, waves, speaker_stats=train.speaker_statistics(config, utterances, waves))
+        predictor.state, waves, speaker_stats=train.speaker_statistics(config, utterances, waves),
+        speakers=[u.speaker_key for u in utterances])
     index = {c: i for i, c in enumerate(classes)}
     report = metrics.classification_report(
         np.array([index[u.label] for u in utterances]), probs, classes

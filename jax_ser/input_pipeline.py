@@ -152,19 +152,31 @@ def check_bad_fraction(decoded: Decoded, total: int, max_fraction: float) -> Non
 
 
 def epoch_order(num_examples: int, global_batch: int, seed: int, epoch: int,
-                balance_labels: np.ndarray | None = None) -> np.ndarray:
+                balance_labels: np.ndarray | None = None,
+                speakers: np.ndarray | None = None) -> np.ndarray:
     """[steps, global_batch] utterance indices of one epoch; a set smaller than a batch is tiled.
 
     With `balance_labels`, class-balanced sampling: the epoch's `num_examples` draws are made with
-    replacement, each class equally likely, so rare classes are seen as often as common ones."""
+    replacement, each class equally likely, so rare classes are seen as often as common ones.
+    With `speakers` (one id per example), every batch holds one speaker's utterances: each
+    speaker's shuffled utterances fill round(n / global_batch) batches (at least one, cycling
+    through them), and the epoch takes its steps from those batches in random order."""
     rng = np.random.default_rng((seed, epoch))
+    steps = max(1, num_examples // global_batch)
+    if speakers is not None:
+        batches = []
+        for speaker in np.unique(speakers):
+            own = rng.permutation(np.flatnonzero(speakers == speaker))
+            count = max(1, round(len(own) / global_batch))
+            batches.append(np.resize(own, (count, global_batch)))
+        batches = np.concatenate(batches)
+        return np.resize(batches[rng.permutation(len(batches))], (steps, global_batch))
     if balance_labels is None:
         perm = rng.permutation(num_examples)
     else:
         counts = np.bincount(balance_labels)
         weights = 1.0 / counts[balance_labels]
         perm = rng.choice(num_examples, num_examples, p=weights / weights.sum())
-    steps = max(1, num_examples // global_batch)
     return np.resize(perm, steps * global_batch).reshape(steps, global_batch)
 
 
@@ -181,14 +193,17 @@ def train_batches(
     process_count: int = 1,
     grad_accum_steps: int = 1,
     balanced: bool = False,
+    speakers: np.ndarray | None = None,
     speaker_stats: np.ndarray | None = None,
 ) -> Iterator[dict]:
     """This process's share of the epoch's batches, from `start_step` on: wave [b, N] (or
     [b, T, D] precomputed frames), label [b], and speaker_stats [b, 2, F] when given [N, 2, F].
     With `grad_accum_steps` K, each global batch comes as K micro-batches in turn, and
     `start_step` counts micro-batches: the examples of an update are those of the unaccumulated
-    run. `balanced`: class-balanced sampling (epoch_order)."""
-    order = epoch_order(len(waves), global_batch, seed, epoch, labels if balanced else None)
+    run. `balanced`: class-balanced sampling; `speakers`: one speaker's utterances per global
+    batch (epoch_order)."""
+    order = epoch_order(len(waves), global_batch, seed, epoch, labels if balanced else None,
+                        speakers)
     order = order.reshape(-1, global_batch // grad_accum_steps)
     local_batch = global_batch // grad_accum_steps // process_count
     local = order.reshape(len(order), process_count, local_batch)[start_step:, process_index]

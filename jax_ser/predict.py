@@ -7,8 +7,9 @@ is cut into windows of the training length (hop: half a window); each window is 
 and the file's probabilities are their mean. A file that cannot be read gets an `error` line and the
 others are still labelled. Where training fitted a temperature on the validation speakers
 (metrics.json, "calibration"), the probabilities are the calibrated ones; the labels are the same.
-A model trained with features.normalize=speaker needs a speaker's statistics: the readable files
-of one call are taken as one speaker's recordings, so label one speaker per call.
+A model trained with features.normalize=speaker or train.bn_statistics=speaker needs a speaker's
+statistics: the readable files of one call are taken as one speaker's recordings, so label one
+speaker per call.
 """
 
 from __future__ import annotations
@@ -62,10 +63,15 @@ class Predictor:
 
     @property
     def needs_speaker(self) -> bool:
-        return self.state is not None and self.config.features.normalize == "speaker"
+        """Whether a label depends on the speaker's other recordings: features standardised with
+        the speaker's statistics, or BatchNorm statistics over their recordings."""
+        return self.state is not None and (self.config.features.normalize == "speaker"
+                                           or self.config.train.bn_statistics == "speaker")
 
-    def speaker_statistics(self, paths: list[str]) -> np.ndarray:
-        """[2, F] statistics of the readable recordings in `paths`, taken as one speaker."""
+    def adapt_to_speaker(self, paths: list[str]) -> np.ndarray | None:
+        """Takes the readable recordings in `paths` as one speaker's. Returns their feature
+        statistics [2, F] (features.normalize=speaker; else None); with
+        train.bn_statistics=speaker, the model's BatchNorm statistics become theirs too."""
         data = self.config.data
         waves = []
         for path in paths:
@@ -77,8 +83,20 @@ class Predictor:
                                           trim_db=data.trim_db or None))
         if not waves:
             raise ValueError("no readable recording to take the speaker statistics from")
-        return speaker_norm.statistics(waves, input_pipeline.feature_config(self.config),
-                                       self.run.clip_samples)
+        clip = self.run.clip_samples
+        stats = None
+        if self.config.features.normalize == "speaker":
+            stats = speaker_norm.statistics(waves, input_pipeline.feature_config(self.config),
+                                            clip)
+        if self.config.train.bn_statistics == "speaker":
+            # every clip-long window of each recording once, as the labels will see them
+            windows = [w for wave in waves
+                       for w in (audio.sliding_windows(wave, clip, clip)[0]
+                                 if len(wave) > clip else [wave])]
+            tiled = None if stats is None else np.repeat(stats[None], len(windows), 0)
+            self.state = self.run.speaker_state(self.state, list(windows), num_crops=1,
+                                                speaker_stats=tiled)
+        return stats
 
     def predict_file(self, path: str, hop_seconds: float = 0.0,
                      speaker_stats: np.ndarray | None = None) -> dict:
@@ -159,11 +177,13 @@ def main(argv):
     speaker_stats = None
     if predictor.needs_speaker:
         try:
-            speaker_stats = predictor.speaker_statistics(paths)
+            speaker_stats = predictor.adapt_to_speaker(paths)
         except ValueError as e:
             print(f"error: {e}", file=sys.stderr)
             return 2
-        logging.info("features.normalize=speaker: the %d files are normalised as one speaker",
+        logging.info("the model adapts to the speaker (features.normalize=%s, "
+                     "train.bn_statistics=%s): the %d files are taken as one speaker's",
+                     predictor.config.features.normalize, predictor.config.train.bn_statistics,
                      len(paths))
     out = open(flags.FLAGS.output, "w") if flags.FLAGS.output else sys.stdout
     count = errors = 0

@@ -14,8 +14,9 @@ import math
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator, Sequence
 
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import ml_collections
@@ -28,6 +29,7 @@ from jax.experimental import multihost_utils
 from jax.sharding import NamedSharding, PartitionSpec as P
 
 from jax_ser import (
+    adabn,
     augment,
     calibration,
     checkpoints,
@@ -163,9 +165,10 @@ def probabilities(logits, kind: str):
 
 
 def make_steps(config, model, class_weights):
-    """The pure step functions: train_step(state, batch, resize=None) and eval_step(state,
-    batch) of crops (input_pipeline.eval_batches); a batch carries "speaker_stats" where
-    features.normalize=speaker.
+    """The pure step functions: train_step(state, batch, resize=None), eval_step(state, batch)
+    of crops (input_pipeline.eval_batches) and bn_statistics_step(state, batch), the BatchNorm
+    statistics of such a batch (train.bn_statistics=speaker); a batch carries "speaker_stats"
+    where features.normalize=speaker.
     `resize`, static, is the (frames_scale, features_scale) of a train.progressive_resizing stage:
     the step then feeds the model its feature maps resized so (augment.resize), after
     augmentation; None leaves them at the full size, as evaluation always sees them."""
@@ -224,16 +227,30 @@ def make_steps(config, model, class_weights):
         )
         return new, {"loss": loss, "accuracy": batch_accuracy(logits, targets), "finite": finite}
 
-    def eval_step(state, batch):
+    def eval_features(batch):
+        """Features of the batch's b x k crops [b * k, T, F]."""
         wave, stats = batch["wave"], batch.get("speaker_stats")
         b, k = wave.shape[:2]
         if stats is not None:  # the same speaker's statistics for each crop
             stats = jnp.repeat(stats, k, axis=0)
-        feats = frontend(wave.reshape(b * k, *wave.shape[2:]), feature_config, stats)
-        logits, _ = apply(state, state.params, feats, False)
+        return frontend(wave.reshape(b * k, *wave.shape[2:]), feature_config, stats)
+
+    def eval_step(state, batch):
+        b, k = batch["wave"].shape[:2]
+        logits, _ = apply(state, state.params, eval_features(batch), False)
         return probabilities(logits, config.train.loss).reshape(b, k, -1).mean(axis=1)
 
-    return train_step, eval_step
+    def bn_statistics_step(state, batch):
+        """Every BatchNorm layer's statistics over the batch's real crops (jax_ser.adabn), and
+        how many crops that is."""
+        k = batch["wave"].shape[1]
+        mask = jnp.repeat(batch["mask"], k)
+        with nn.intercept_methods(adabn.batch_statistics(mask)):
+            _, updated = model.apply({"params": state.params, **state.model_state},
+                                     eval_features(batch), train=False, mutable=["batch_stats"])
+        return updated["batch_stats"], jnp.sum(mask)
+
+    return train_step, eval_step, bn_statistics_step
 
 
 def resize_for_step(train_config, step: int, steps_per_epoch: int) -> tuple[float, float] | None:
@@ -310,7 +327,9 @@ class Run:
         )
         if class_weights is None:
             class_weights = np.ones(len(self.class_names), np.float32)
-        train_step, eval_step = make_steps(config, self.model, jnp.asarray(class_weights))
+        train_step, eval_step, bn_statistics_step = make_steps(
+            config, self.model, jnp.asarray(class_weights)
+        )
         # train_step(state, batch, resize=None): one compilation per progressive resizing stage
         self.train_step = jax.jit(
             train_step,
@@ -323,6 +342,11 @@ class Run:
             eval_step,
             in_shardings=(self.state_sharding, self.data_sharding),
             out_shardings=self.data_sharding,
+        )
+        self.bn_statistics_step = jax.jit(
+            bn_statistics_step,
+            in_shardings=(self.state_sharding, self.data_sharding),
+            out_shardings=self.replicated,
         )
 
     def init(self, load_pretrained: bool = True) -> TrainState:
@@ -347,24 +371,53 @@ class Run:
         return jax.make_array_from_process_local_data(self.data_sharding, local)
 
     def predict_probs(self, state, waves, num_crops: int | None = None,
-                      speaker_stats: np.ndarray | None = None) -> np.ndarray:
+                      speaker_stats: np.ndarray | None = None,
+                      speakers: Sequence[str] | None = None) -> np.ndarray:
         """Class probabilities [len(waves), C], averaged over `num_crops` (default: the config's).
-        `speaker_stats` [len(waves), 2, F]: each wave's speaker statistics (normalize=speaker)."""
-        global_batch = _round_up(self.config.train.eval_batch_size, jax.device_count())
-        out = []
+        `speaker_stats` [len(waves), 2, F]: each wave's speaker statistics (normalize=speaker).
+        `speakers`: each wave's speaker; with train.bn_statistics=speaker, each speaker's waves
+        are evaluated with that speaker's BatchNorm statistics over them (`speaker_state`).
+        Without `speakers` the state's BatchNorm statistics are used as they are."""
+        if speakers is None or self.config.train.bn_statistics != "speaker":
+            return self._probs(state, waves, num_crops, speaker_stats)
+        out = np.zeros((len(waves), len(self.class_names)), np.float32)
+        for index in adabn.speaker_groups(speakers).values():
+            part = [waves[i] for i in index]
+            stats = None if speaker_stats is None else speaker_stats[index]
+            adapted = self.speaker_state(state, part, num_crops, stats)
+            out[index] = self._probs(adapted, part, num_crops, stats)
+        return out
+
+    def speaker_state(self, state, waves, num_crops: int | None = None,
+                      speaker_stats: np.ndarray | None = None):
+        """`state` with the BatchNorm statistics of one speaker's `waves` (jax_ser.adabn)."""
+        parts = []
+        for batch in self._batches(waves, num_crops, speaker_stats):
+            stats, count = self.bn_statistics_step(state, batch)
+            parts.append((stats, float(count)))
+        batch_stats = jax.device_put(adabn.pool(parts),
+                                     self.state_sharding.model_state["batch_stats"])
+        return state.replace(model_state={**state.model_state, "batch_stats": batch_stats})
+
+    def _probs(self, state, waves, num_crops, speaker_stats) -> np.ndarray:
+        out = [
+            np.asarray(multihost_utils.process_allgather(self.eval_step(state, batch), tiled=True))
+            for batch in self._batches(waves, num_crops, speaker_stats)
+        ]
+        return np.concatenate(out)[: len(waves)] if out else np.zeros((0, len(self.class_names)))
+
+    def _batches(self, waves, num_crops, speaker_stats) -> Iterator[dict]:
+        """Global batches of evaluation crops (input_pipeline.eval_batches), on the devices."""
         for batch in input_pipeline.eval_batches(
             waves,
-            global_batch=global_batch,
+            global_batch=_round_up(self.config.train.eval_batch_size, jax.device_count()),
             clip_samples=self.clip_samples,
             num_crops=num_crops or self.config.data.eval_crops,
             process_index=jax.process_index(),
             process_count=jax.process_count(),
             speaker_stats=speaker_stats,
         ):
-            batch.pop("mask")
-            probs = self.eval_step(state, {k: self.to_global(v) for k, v in batch.items()})
-            out.append(np.asarray(multihost_utils.process_allgather(probs, tiled=True)))
-        return np.concatenate(out)[: len(waves)] if out else np.zeros((0, len(self.class_names)))
+            yield {k: self.to_global(v) for k, v in batch.items()}
 
 
 def _round_up(x: int, m: int) -> int:
@@ -461,6 +514,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
         return fit_classical(config, workdir, split, parts, decoded, targets, t_start)
     # a speaker's statistics come from the recordings of the part they are in
     stats = {k: speaker_statistics(config, v, waves[k]) for k, v in parts.items()}
+    speaker_keys = {k: [u.speaker_key for u in v] for k, v in parts.items()}
+    train_speakers = (np.unique(speaker_keys["train"], return_inverse=True)[1]
+                      if config.train.speaker_batches else None)
 
     tc = config.train
     micro_batch = tc.batch_size // tc.grad_accum_steps
@@ -478,6 +534,12 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
         else None
     )
     run = Run(config, steps_per_epoch=steps_per_epoch, class_weights=class_weights)
+
+    def probs_of(state, name: str) -> np.ndarray:
+        """Class probabilities of the utterances of one part (train, val, test)."""
+        return run.predict_probs(state, waves[name], speaker_stats=stats[name],
+                                 speakers=speaker_keys[name])
+
     state = run.init()
     num_params = int(sum(x.size for x in jax.tree.leaves(state.params)))
     log.info(
@@ -526,8 +588,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
                     size.format(*resize or ()),
                 )
             state = _train_epoch(run, state, meta, waves["train"], targets["train"],
-                                 stats["train"], config, epoch=epoch, first=first, resize=resize,
-                                 ckpts=ckpts, stop=stop, show_bar=show_bar)
+                                 stats["train"], train_speakers, config, epoch=epoch,
+                                 first=first, resize=resize, ckpts=ckpts, stop=stop,
+                                 show_bar=show_bar)
             sums = meta["epoch_sums"]
             record = {
                 "epoch": epoch + 1,
@@ -537,8 +600,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
                 "learning_rate": float(run.schedule(int(state.step))),
                 "epoch_time_s": round(time.time() - t_epoch, 2),
             }
-            improved = _select_epoch(run, state, meta, record, waves["val"], targets["val"],
-                                     stats["val"], config, ckpts)
+            improved = _select_epoch(run, state, meta, record, targets["val"],
+                                     lambda s: probs_of(s, "val"), config, ckpts)
             ckpts.save_latest(int(state.step), state, meta)
             _log_epoch(record, tc.num_epochs, improved)
             with writer.as_default(step=int(state.step)):
@@ -561,18 +624,19 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     model_info = {"name": config.model.name, "init": config.model.init, "num_params": num_params}
     results = evaluate_and_write(
         config, workdir, split, parts, targets, decoded,
-        lambda name: run.predict_probs(state, waves[name], speaker_stats=stats[name]),
+        lambda name: probs_of(state, name),
         results, model_info, t_start,
     )
     ckpts.close()
     return results
 
 
-def _train_epoch(run, state, meta: dict, waves, targets, speaker_stats, config, *, epoch: int,
-                 first: int, resize, ckpts, stop, show_bar: bool) -> TrainState:
+def _train_epoch(run, state, meta: dict, waves, targets, speaker_stats, speakers, config, *,
+                 epoch: int, first: int, resize, ckpts, stop, show_bar: bool) -> TrainState:
     """Epoch `epoch` from its step `first` on (a resumed run may start mid-epoch): the loss and
     accuracy sums in meta["epoch_sums"], the run stopped after max_nan_steps non-finite losses in
-    a row, `latest` saved mid-epoch every checkpoint_every_steps and on SIGTERM."""
+    a row, `latest` saved mid-epoch every checkpoint_every_steps and on SIGTERM. `speakers`:
+    each training utterance's speaker number, for batches of one speaker (None: mixed)."""
     tc = config.train
     steps_per_epoch = run.steps_per_epoch
     total_steps = tc.num_epochs * steps_per_epoch
@@ -599,6 +663,7 @@ def _train_epoch(run, state, meta: dict, waves, targets, speaker_stats, config, 
         process_count=jax.process_count(),
         grad_accum_steps=tc.grad_accum_steps,
         balanced=tc.class_balanced_sampling,
+        speakers=speakers,
         speaker_stats=speaker_stats,
     ):
         state, m = run.train_step(state, {k: run.to_global(v) for k, v in batch.items()}, resize)
@@ -628,17 +693,17 @@ def _train_epoch(run, state, meta: dict, waves, targets, speaker_stats, config, 
     return state
 
 
-def _select_epoch(run, state, meta: dict, record: dict, waves, targets, speaker_stats, config,
+def _select_epoch(run, state, meta: dict, record: dict, targets, val_probs, config,
                   ckpts) -> bool:
     """Scores the epoch's weights (their moving average with train.ema_decay) on the validation
-    speakers, saves them as `best` when they beat every epoch before, and applies early stopping;
-    returns whether they were the best. Without validation speakers the last epoch is the best."""
+    speakers (`val_probs(state)`: their class probabilities), saves them as `best` when they beat
+    every epoch before, and applies early stopping; returns whether they were the best. Without
+    validation speakers the last epoch is the best."""
     tc, epoch = config.train, record["epoch"]
     evaluated = ema.averaged(state)  # the weights' moving average with train.ema_decay
     if len(targets):
         val = metrics.classification_report(
-            targets, run.predict_probs(evaluated, waves, speaker_stats=speaker_stats),
-            run.class_names,
+            targets, val_probs(evaluated), run.class_names,
         )
         record.update({f"val_{k}": val[k] for k in ("ua", "wa", "macro_f1", "nll")})
         score = val[tc.select_metric]

@@ -80,6 +80,35 @@ def test_class_balanced_sampling_draws_each_class_equally_often():
     assert sorted(plain.reshape(-1)) == list(range(1000))  # off: each utterance once
 
 
+def test_speaker_batches_hold_one_speaker_each():
+    # 3 speakers of 60, 30 and 10 utterances, batches of 32: 2, 1 and 1 batches of their own,
+    # of which the epoch takes its 100 // 32 = 3 steps, as without speaker batches
+    speakers = np.array([0] * 60 + [1] * 30 + [2] * 10)
+    epochs = [input_pipeline.epoch_order(len(speakers), 32, seed=0, epoch=e, speakers=speakers)
+              for e in range(6)]
+    for order in epochs:
+        assert order.shape == (3, 32)
+        for batch in order:
+            assert len(set(speakers[batch])) == 1
+            if speakers[batch[0]] == 0:  # enough utterances for a batch of distinct ones
+                assert len(set(batch)) == 32
+    assert {int(speakers[batch[0]]) for order in epochs for batch in order} == {0, 1, 2}
+    np.testing.assert_array_equal(
+        epochs[0], input_pipeline.epoch_order(len(speakers), 32, seed=0, epoch=0, speakers=speakers))
+    waves = [np.full(800, i, np.float32) for i in range(len(speakers))]
+    batches = input_pipeline.train_batches(waves, speakers.astype(np.int32), global_batch=32,
+                                           clip_samples=400, seed=0, epoch=0, speakers=speakers)
+    for batch in batches:
+        assert len(set(speakers[batch["wave"][:, 0].astype(int)])) == 1
+
+
+def test_speaker_batches_and_class_balance_do_not_go_together():
+    config = tiny_config.get_config()
+    config.train.speaker_batches = config.train.class_balanced_sampling = True
+    with pytest.raises(config_lib.ConfigError, match="set one of them"):
+        config_lib.validate(config)
+
+
 def test_train_batches_sample_balanced_when_asked():
     labels = np.array([0] * 28 + [1] * 4, np.int32)
     waves = [np.full(800, i, np.float32) for i in range(len(labels))]
