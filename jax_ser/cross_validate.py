@@ -10,7 +10,8 @@ resumes; finished, it is not run again. One seed on a few held-out speakers swin
 points, so the table reports every run and the mean and sample standard deviation over all of
 them. It counts every finished run of the workdir, also folds and seeds that earlier commands ran
 (--folds=0, then --folds=1: the table has both), except runs made with another config, which it
-names and leaves out.
+names and leaves out. --ensemble=N also scores seed ensembles: each fold's seeds in groups of N,
+their test probabilities averaged (ensemble.md, ensemble.csv).
 """
 
 from __future__ import annotations
@@ -25,16 +26,20 @@ import numpy as np
 from absl import app, flags, logging
 from ml_collections import config_flags
 
-from jax_ser import config as config_lib, input_pipeline, splits, train
+from jax_ser import config as config_lib, input_pipeline, labels, metrics, splits, train
 
 
 METRICS = ("ua", "wa", "macro_f1")
 
 
+def protocol_kind(config) -> str:
+    """The split kind cross-validated: "emobox" when data.split is emobox:K, else "fold"."""
+    return "emobox" if config.data.split.startswith("emobox:") else "fold"
+
+
 def protocol_folds(config, utterances) -> tuple[str, list[int]]:
-    """The split kind cross-validated ("emobox" when data.split is emobox:K, else "fold") and
-    every fold number it has."""
-    if config.data.split.startswith("emobox:"):
+    """The split kind cross-validated and every fold number it has."""
+    if protocol_kind(config) == "emobox":
         return "emobox", sorted(splits.EMOBOX_RAVDESS_FOLDS)
     return "fold", list(range(len(splits.speaker_folds(utterances, config.data.fold_size))))
 
@@ -115,6 +120,65 @@ def earlier_runs(workdir: Path, kind: str, run_config, skip: set) -> dict:
     return rows
 
 
+def ensemble_rows(workdir: Path, kind: str, runs, size: int, class_names) -> list[dict]:
+    """Seed ensembles: for each fold, its finished seeds in consecutive groups of `size` (seeds
+    0-5 and size 3: 0+1+2 and 3+4+5; an incomplete last group is left out), each scored on
+    the mean of its runs' test probabilities (predictions_test.jsonl)."""
+    by_fold: dict[int, list[int]] = {}
+    for fold, seed in sorted(runs):
+        by_fold.setdefault(fold, []).append(seed)
+    rows = []
+    for fold, seeds in by_fold.items():
+        for start in range(0, len(seeds) - size + 1, size):
+            group = seeds[start : start + size]
+            predictions = [_test_predictions(workdir / f"{kind}{fold}_seed{s}") for s in group]
+            paths = sorted(predictions[0])
+            if any(sorted(p) != paths for p in predictions[1:]):
+                raise input_pipeline.DataError(
+                    f"fold {fold}: seeds {group} did not test the same utterances"
+                )
+            probs = np.mean([[[p[path]["probs"][c] for c in class_names] for path in paths]
+                             for p in predictions], axis=0)
+            truth = np.array([list(class_names).index(predictions[0][path]["label"])
+                              for path in paths])
+            report = metrics.classification_report(truth, probs, class_names)
+            rows.append({
+                "fold": fold,
+                "seeds": "+".join(map(str, group)),
+                "test_speakers": " ".join(sorted({predictions[0][p]["speaker"] for p in paths})),
+                **{m: report[m] for m in METRICS},
+            })
+    return rows
+
+
+def _test_predictions(run_dir: Path) -> dict:
+    """{path: line} of a run's predictions_test.jsonl."""
+    with open(run_dir / "predictions_test.jsonl") as f:
+        return {line["path"]: line for line in map(json.loads, f)}
+
+
+def write_ensemble_tables(rows: list[dict], workdir: Path, size: int) -> str:
+    """ensemble.csv (a row per fold and seed group) and ensemble.md (plus mean ± std)."""
+    with open(workdir / "ensemble.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    lines = [
+        f"Ensembles of {size} seeds: mean test probabilities of their runs",
+        "",
+        "| fold | seeds | test speakers | UA | WA | macro-F1 |",
+        "|---:|---|---|---:|---:|---:|",
+    ]
+    for r in rows:
+        lines.append(f"| {r['fold']} | {r['seeds']} | {r['test_speakers']} | {r['ua']:.3f} | "
+                     f"{r['wa']:.3f} | {r['macro_f1']:.3f} |")
+    lines.append(f"| **mean ± std** | | {len(rows)} ensembles | "
+                 + " | ".join(mean_std([r[m] for r in rows]) for m in METRICS) + " |")
+    table = "\n".join(lines) + "\n"
+    (workdir / "ensemble.md").write_text(table)
+    return table
+
+
 def summary_row(fold: int, seed: int, results: dict) -> dict:
     return {
         "fold": fold,
@@ -173,8 +237,20 @@ def main(argv):
     except (config_lib.ConfigError, input_pipeline.DataError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    print(write_tables(rows, Path(flags.FLAGS.workdir)))
-    print(f"tables in {Path(flags.FLAGS.workdir) / 'summary.md'} and summary.csv")
+    workdir = Path(flags.FLAGS.workdir)
+    print(write_tables(rows, workdir))
+    print(f"tables in {workdir / 'summary.md'} and summary.csv")
+    size = flags.FLAGS.ensemble
+    if size > 1:
+        config = flags.FLAGS.config
+        runs = [(r["fold"], r["seed"]) for r in rows]
+        groups = ensemble_rows(workdir, protocol_kind(config), runs, size,
+                               labels.task_classes(config.data.task))
+        if not groups:
+            print(f"error: --ensemble={size}: no fold has {size} finished seeds", file=sys.stderr)
+            return 2
+        print(write_ensemble_tables(groups, workdir, size))
+        print(f"ensemble tables in {workdir / 'ensemble.md'} and ensemble.csv")
     return 0
 
 
@@ -187,6 +263,8 @@ def define_flags():
     flags.DEFINE_list("folds", [], "Fold numbers to run (fold:K from 0, emobox:K from 1); "
                       "default: every fold of the protocol.")
     flags.DEFINE_list("seeds", [], "Seeds to run; default: the config's seed.")
+    flags.DEFINE_integer("ensemble", 1, "Also score seed ensembles: each fold's seeds in groups "
+                         "of this many, their test probabilities averaged (ensemble.md); 1 = off.")
     flags.mark_flags_as_required(["config", "workdir"])
 
 

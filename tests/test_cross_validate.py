@@ -129,3 +129,35 @@ def test_summary_counts_the_folds_of_earlier_commands_of_the_same_config(
     rows = cross_validate.cross_validate(other, tmp_path, folds=["2"], train_fn=fake_run)
     assert [r["fold"] for r in rows] == [2]
     assert "fold0_seed0 was run with another config (train.learning_rate" in capsys.readouterr().err
+
+
+def test_seed_ensembles_average_the_test_probabilities_of_each_group(tmp_path):
+    classes = ["neutral", "calm"]
+
+    def write(fold, seed, probs, paths=("a.wav", "b.wav")):
+        run_dir = tmp_path / f"fold{fold}_seed{seed}"
+        run_dir.mkdir()
+        with open(run_dir / "predictions_test.jsonl", "w") as f:
+            for path, label, p in zip(paths, classes, probs):
+                f.write(json.dumps({"path": path, "speaker": f"ravdess/0{fold}", "label": label,
+                                    "probs": dict(zip(classes, p))}) + "\n")
+
+    # alone, seeds 0 and 1 each get one of the two utterances right; their mean gets both
+    write(0, 0, [[0.9, 0.1], [0.6, 0.4]])
+    write(0, 1, [[0.4, 0.6], [0.1, 0.9]])
+    write(0, 2, [[0.1, 0.9], [0.9, 0.1]])  # a group of one: left out
+    rows = cross_validate.ensemble_rows(tmp_path, "fold", [(0, 0), (0, 1), (0, 2)], 2, classes)
+    assert [(r["fold"], r["seeds"], r["ua"]) for r in rows] == [(0, "0+1", 1.0)]
+    assert rows[0]["test_speakers"] == "ravdess/00"
+    table = cross_validate.write_ensemble_tables(rows, tmp_path, 2)
+    assert "| 0 | 0+1 | ravdess/00 | 1.000 | 1.000 | 1.000 |" in table
+    assert (tmp_path / "ensemble.csv").read_text().startswith("fold,seeds,test_speakers,ua")
+    # groups of three: seed 2 tips the mean of both utterances to the wrong class
+    rows = cross_validate.ensemble_rows(tmp_path, "fold", [(0, 0), (0, 1), (0, 2)], 3, classes)
+    assert [(r["seeds"], r["ua"]) for r in rows] == [("0+1+2", 0.0)]
+    write(1, 0, [[0.9, 0.1], [0.6, 0.4]])
+    write(1, 1, [[0.4, 0.6], [0.1, 0.9]], paths=("a.wav", "c.wav"))
+    from jax_ser import input_pipeline
+
+    with pytest.raises(input_pipeline.DataError, match="did not test the same utterances"):
+        cross_validate.ensemble_rows(tmp_path, "fold", [(1, 0), (1, 1)], 2, classes)
