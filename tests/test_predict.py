@@ -5,9 +5,10 @@ import json
 import sys
 
 import numpy as np
+import pytest
 import soundfile as sf
 
-from jax_ser import calibration, corpora, labels
+from jax_ser import adaptation_sets, calibration, corpora, labels
 from tests.e2e import run_cli
 
 
@@ -70,3 +71,8 @@ def test_predict_reproduces_test_accuracy_and_handles_long_and_bad_files(
     assert abs(segments[-1]["end"] - long["duration_s"]) < 1e-3
     mean = np.mean([[s["probs"][c] for c in classes] for s in segments], axis=0)
     np.testing.assert_allclose([long["probs"][c] for c in classes], mean, atol=1e-4)
+
+
+def test_adaptation_sets_refuse_a_model_that_does_not_adapt(trained):
+    with pytest.raises(ValueError, match="does not adapt to the speaker"):
+        adaptation_sets.set_scores(trained[0])

@@ -9,8 +9,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jax_ser import (calibration, config as config_lib, corpora, features, input_pipeline, labels,
-                     speaker_norm, train)
+from jax_ser import (adaptation_sets, calibration, config as config_lib, corpora, features,
+                     input_pipeline, labels, speaker_norm, train)
 from tests.e2e import run_cli, tiny
 
 FEATURES = dict(name="log_mel", sample_rate=16000, n_fft=512, hop_length=160, win_length=400,
@@ -125,3 +125,9 @@ def test_trained_run_labels_new_recordings_as_it_evaluated(changes, tiny_corpus,
         compared += 1
     # at 1.5 s the others are longer than the window; at 3.5 s every file fits
     assert compared == len(speaker_files) if changes else compared >= 3
+
+    # statistics from all of a test speaker's recordings: the run's own evaluation
+    scores = adaptation_sets.set_scores(workdir)
+    assert list(scores) == list(adaptation_sets.SETS)
+    assert scores["all"] == pytest.approx(results["test"]["ua"], abs=1e-9)
+    assert all(0 <= ua <= 1 for ua in scores.values())

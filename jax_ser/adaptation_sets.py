@@ -1,0 +1,125 @@
+"""How much a speaker-adapted model needs of a speaker: test UA when the speaker statistics come
+from only some of their recordings.
+
+  python -m jax_ser.adaptation_sets --workdir runs/ravdess_best [--seed 0]
+
+A model with features.normalize=speaker or train.bn_statistics=speaker takes each test
+speaker's statistics from all of their test recordings: on RAVDESS, 60 recordings covering every
+emotion. A user may have fewer, or mostly one emotion. For each finished run in the workdir (a
+run, or a cross_validate folder of them) and each set below, every test speaker's statistics
+(feature and BatchNorm) come from that set of their recordings, and all of their recordings are
+then labelled with them:
+  all                  every test recording of the speaker (the run's own evaluation)
+  half, 10             a random half of them, 10 of them
+  neutral+calm+sad     only their recordings of these low-arousal classes
+  other emotions       only the rest
+The table is written to adaptation_sets.md in the workdir.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+from absl import app, flags, logging
+
+from jax_ser import cross_validate, input_pipeline, metrics, predict, speaker_norm, train
+
+LOW_AROUSAL = {"neutral", "calm", "sad", "boredom"}
+SETS = {
+    "all": lambda labels, rng: np.arange(len(labels)),
+    "half": lambda labels, rng: np.sort(rng.choice(len(labels), len(labels) // 2, replace=False)),
+    "10": lambda labels, rng: np.sort(rng.choice(len(labels), min(10, len(labels)),
+                                                 replace=False)),
+    "neutral+calm+sad": lambda labels, rng: np.flatnonzero([x in LOW_AROUSAL for x in labels]),
+    "other emotions": lambda labels, rng: np.flatnonzero([x not in LOW_AROUSAL for x in labels]),
+}
+
+
+def run_dirs(workdir: Path) -> list[Path]:
+    """The workdir itself if it is a finished run, else its finished fold runs."""
+    if (workdir / "metrics.json").exists():
+        return [workdir]
+    return sorted(p.parent for p in workdir.glob("*_seed*/metrics.json"))
+
+
+def set_scores(run_dir: Path, seed: int = 0) -> dict[str, float]:
+    """{set: test UA} of one run, each test speaker adapted to that set of their recordings."""
+    predictor = predict.Predictor(run_dir)
+    if not predictor.needs_speaker:
+        raise ValueError(f"{run_dir} does not adapt to the speaker (features.normalize="
+                         f"{predictor.config.features.normalize}, train.bn_statistics="
+                         f"{predictor.config.train.bn_statistics})")
+    config, run = predictor.config, predictor.run
+    _, parts, decoded = train.load_data(config)
+    test = parts["test"]
+    index = {c: i for i, c in enumerate(run.class_names)}
+    truth = np.array([index[u.label] for u in test])
+    feature_config = input_pipeline.feature_config(config)
+    scores = {}
+    for name, pick in SETS.items():
+        rng = np.random.default_rng(seed)
+        probs = np.zeros((len(test), len(run.class_names)))
+        for speaker in sorted({u.speaker_key for u in test}):
+            own = [i for i, u in enumerate(test) if u.speaker_key == speaker]
+            waves = [decoded.waves[test[i].path] for i in own]
+            chosen = pick([test[i].label for i in own], rng)
+            if not len(chosen):
+                raise ValueError(f"{run_dir}: speaker {speaker} has no recording in set {name}")
+            subset = [waves[i] for i in chosen]
+            stats = None
+            if config.features.normalize == "speaker":
+                stats = speaker_norm.statistics(subset, feature_config, run.clip_samples)
+            tile = lambda n: None if stats is None else np.repeat(stats[None], n, 0)
+            state = predictor.state
+            if config.train.bn_statistics == "speaker":
+                state = run.speaker_state(state, subset, speaker_stats=tile(len(subset)))
+            probs[own] = run.predict_probs(state, waves, speaker_stats=tile(len(waves)))
+        scores[name] = metrics.classification_report(truth, probs, run.class_names)["ua"]
+        logging.info("%s, statistics from %s: UA %.3f", run_dir.name, name, scores[name])
+    return scores
+
+
+def write_table(rows: dict[str, dict[str, float]], workdir: Path) -> str:
+    """adaptation_sets.md: a row per set, mean ± std of UA over the runs, and each run's."""
+    names = list(rows)
+    lines = ["| speaker statistics from | UA, mean ± std | " + " | ".join(names) + " |",
+             "|---|---:|" + "---:|" * len(names)]
+    for s in SETS:
+        values = [rows[n][s] for n in names]
+        lines.append(f"| {s} | {cross_validate.mean_std(values)} | "
+                     + " | ".join(f"{v:.3f}" for v in values) + " |")
+    table = "\n".join(lines) + "\n"
+    (workdir / "adaptation_sets.md").write_text(table)
+    return table
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+    workdir = Path(flags.FLAGS.workdir)
+    dirs = run_dirs(workdir)
+    if not dirs:
+        print(f"error: no finished run in {workdir}", file=sys.stderr)
+        return 2
+    input_pipeline.hide_gpus_from_tf()
+    try:
+        rows = {d.name: set_scores(d, flags.FLAGS.seed) for d in dirs}
+    except (ValueError, FileNotFoundError, input_pipeline.DataError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(write_table(rows, workdir))
+    return 0
+
+
+def define_flags():
+    """Command-line flags, defined only when run as a program, so the module imports cleanly."""
+    flags.DEFINE_string("workdir", None, "A finished run, or a cross_validate folder of them.")
+    flags.DEFINE_integer("seed", 0, "Seed of the random sets (half, 10).")
+    flags.mark_flags_as_required(["workdir"])
+
+
+if __name__ == "__main__":
+    define_flags()
+    app.run(main)
