@@ -60,7 +60,7 @@ def set_scores(run_dir: Path, seed: int = 0) -> dict[str, float]:
     scores = {}
     for name, pick in SETS.items():
         rng = np.random.default_rng(seed)
-        probs = np.zeros((len(test), len(run.class_names)))
+        probs = np.zeros((len(test), len(run.class_names)), np.float32)
         for speaker in sorted({u.speaker_key for u in test}):
             own = [i for i, u in enumerate(test) if u.speaker_key == speaker]
             waves = [decoded.waves[test[i].path] for i in own]

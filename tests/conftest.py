@@ -14,6 +14,11 @@ import pytest
 PRIVATE_DIRS = {
     "JAX_SER_CACHE": tempfile.mkdtemp(prefix="jax_ser_test_cache_"),
     "JAX_COMPILATION_CACHE_DIR": tempfile.mkdtemp(prefix="jax_ser_test_xla_cache_"),
+    # librosa's numba functions (cache=True) compile when librosa is imported and write their
+    # cache beside its sources, where two workers importing it at once in a fresh environment
+    # write the same files. One suite run here died of a segfault inside librosa.yin; each
+    # process keeping its own numba cache keeps that race out.
+    "NUMBA_CACHE_DIR": tempfile.mkdtemp(prefix="jax_ser_test_numba_cache_"),
 }
 os.environ.update(PRIVATE_DIRS)
 os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0.5"
