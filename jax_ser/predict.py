@@ -2,6 +2,9 @@
 
   python -m jax_ser.predict --workdir runs/demo rec1.wav folder/ [--output preds.jsonl]
 
+Several workdirs (--workdir runs/a,runs/b) label as an ensemble: each file's probabilities, and
+each segment's, are the mean of the runs'.
+
 A recording that fits the training window (after silence trimming) gets one prediction. A longer one
 is cut into windows of the training length (hop: half a window); each window is a `segments` entry
 and the file's probabilities are their mean. A file that cannot be read gets an `error` line and the
@@ -127,18 +130,19 @@ class Predictor:
                 {
                     "start": round(s / data.sample_rate, 3),
                     "end": round(min(s + clip, len(full)) / data.sample_rate, 3),
-                    **self._label(p),
+                    **self.label(p),
                 }
                 for s, p in zip(starts, window_probs)
             ]
-        return {**result, **self._label(probs)}
+        return {**result, **self.label(probs)}
 
     def _calibrate(self, probs: np.ndarray) -> np.ndarray:
         if self.temperature is None:
             return probs
         return calibration.apply_temperature(probs, self.temperature)
 
-    def _label(self, probs: np.ndarray) -> dict:
+    def label(self, probs: np.ndarray) -> dict:
+        """The most probable label and every class's probability, rounded."""
         return {
             "label": self.labels[int(np.argmax(probs))],
             "probs": {c: round(float(p), 5) for c, p in zip(self.labels, probs)},
@@ -162,6 +166,37 @@ def expand(paths: list[str]) -> Iterator[str]:
             yield p
 
 
+def mean_line(lines: list[dict], label) -> dict:
+    """One file's line from several models' lines: their probabilities averaged, also per
+    segment (the models share the training window, so their segments are the same)."""
+    first = lines[0]
+    if "error" in first:
+        return first
+    mean = lambda rows: np.mean([[r["probs"][c] for c in first["probs"]] for r in rows], axis=0)
+    out = {k: v for k, v in first.items() if k not in ("label", "probs", "segments")}
+    if "segments" in first:
+        out["segments"] = [
+            {"start": segs[0]["start"], "end": segs[0]["end"], **label(mean(segs))}
+            for segs in zip(*(line["segments"] for line in lines))
+        ]
+    return {**out, **label(mean(lines))}
+
+
+def load_ensemble(workdirs: list[str]) -> list[Predictor]:
+    """A Predictor per workdir; several must share the labels and the training window."""
+    predictors = [Predictor(w) for w in workdirs]
+    for other, workdir in zip(predictors[1:], workdirs[1:]):
+        first = predictors[0]
+        if other.labels != first.labels:
+            raise ValueError(f"{workdir} labels {other.labels}, {workdirs[0]} {first.labels}: "
+                             "an ensemble's runs must share data.task")
+        if (other.config.data.clip_seconds, other.config.data.sample_rate) != (
+                first.config.data.clip_seconds, first.config.data.sample_rate):
+            raise ValueError(f"{workdir} and {workdirs[0]} differ in data.clip_seconds or "
+                             "data.sample_rate: an ensemble's runs must share the window")
+    return predictors
+
+
 def main(argv):
     if len(argv) < 2:
         raise app.UsageError("give audio files or folders to label")
@@ -169,27 +204,32 @@ def main(argv):
         raise app.UsageError("--workdir is required")
     input_pipeline.hide_gpus_from_tf()
     try:
-        predictor = Predictor(flags.FLAGS.workdir)
+        predictors = load_ensemble(flags.FLAGS.workdir)
     except (FileNotFoundError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     paths = list(expand(argv[1:]))
-    speaker_stats = None
-    if predictor.needs_speaker:
-        try:
-            speaker_stats = predictor.adapt_to_speaker(paths)
-        except ValueError as e:
-            print(f"error: {e}", file=sys.stderr)
-            return 2
-        logging.info("the model adapts to the speaker (features.normalize=%s, "
-                     "train.bn_statistics=%s): the %d files are taken as one speaker's",
-                     predictor.config.features.normalize, predictor.config.train.bn_statistics,
-                     len(paths))
+    speaker_stats = []
+    for predictor in predictors:
+        stats = None
+        if predictor.needs_speaker:
+            try:
+                stats = predictor.adapt_to_speaker(paths)
+            except ValueError as e:
+                print(f"error: {e}", file=sys.stderr)
+                return 2
+            logging.info("the model adapts to the speaker (features.normalize=%s, "
+                         "train.bn_statistics=%s): the %d files are taken as one speaker's",
+                         predictor.config.features.normalize,
+                         predictor.config.train.bn_statistics, len(paths))
+        speaker_stats.append(stats)
     out = open(flags.FLAGS.output, "w") if flags.FLAGS.output else sys.stdout
     count = errors = 0
     try:
         for path in paths:
-            line = predictor.predict_file(path, flags.FLAGS.hop_seconds, speaker_stats)
+            lines = [p.predict_file(path, flags.FLAGS.hop_seconds, stats)
+                     for p, stats in zip(predictors, speaker_stats)]
+            line = mean_line(lines, predictors[0].label) if len(lines) > 1 else lines[0]
             errors += "error" in line
             count += 1
             out.write(json.dumps(line) + "\n")
@@ -210,7 +250,8 @@ def main(argv):
 
 def define_flags():
     """Command-line flags, defined only when run as a program, so the module imports cleanly."""
-    flags.DEFINE_string("workdir", None, "Workdir of a finished training run.")
+    flags.DEFINE_list("workdir", None, "Workdir of a finished training run; several, comma-"
+                      "separated, label as an ensemble (their probabilities averaged).")
     flags.DEFINE_string("output", "", "JSON-lines file to write; default: standard output.")
     flags.DEFINE_float(
         "hop_seconds", 0.0, "Hop of the sliding window; 0 = half the training window."

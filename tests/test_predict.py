@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from jax_ser import adaptation_sets, calibration, corpora, labels
+from jax_ser import adaptation_sets, calibration, corpora, labels, predict
 from tests.e2e import run_cli
 
 
@@ -76,3 +76,38 @@ def test_predict_reproduces_test_accuracy_and_handles_long_and_bad_files(
 def test_adaptation_sets_refuse_a_model_that_does_not_adapt(trained):
     with pytest.raises(ValueError, match="does not adapt to the speaker"):
         adaptation_sets.set_scores(trained[0])
+
+
+def test_mean_line_averages_files_and_segments_and_passes_errors():
+    label = lambda p: {"label": ["a", "b"][int(np.argmax(p))],
+                       "probs": dict(zip("ab", map(float, p)))}
+    one = {"path": "x", "duration_s": 4.0, **label([0.8, 0.2]),
+           "segments": [{"start": 0.0, "end": 3.0, **label([0.9, 0.1])},
+                        {"start": 1.0, "end": 4.0, **label([0.7, 0.3])}]}
+    two = {"path": "x", "duration_s": 4.0, **label([0.2, 0.8]),
+           "segments": [{"start": 0.0, "end": 3.0, **label([0.5, 0.5])},
+                        {"start": 1.0, "end": 4.0, **label([0.1, 0.9])}]}
+    line = predict.mean_line([one, two], label)
+    assert line["probs"] == {"a": 0.5, "b": 0.5} and line["duration_s"] == 4.0
+    assert [s["probs"]["a"] for s in line["segments"]] == pytest.approx([0.7, 0.4])
+    assert [s["label"] for s in line["segments"]] == ["a", "b"]
+    assert [(s["start"], s["end"]) for s in line["segments"]] == [(0.0, 3.0), (1.0, 4.0)]
+    error = {"path": "y", "error": "unreadable"}
+    assert predict.mean_line([error, error], label) == error
+
+
+def test_an_ensemble_of_one_run_twice_labels_as_the_run(trained, tiny_corpus, tmp_path):
+    workdir, _ = trained
+    outputs = {}
+    for name, workdirs in (("one", str(workdir)), ("twice", f"{workdir},{workdir}")):
+        outputs[name] = tmp_path / f"{name}.jsonl"
+        done = run_cli([sys.executable, "-m", "jax_ser.predict", "--workdir", workdirs,
+                        str(tiny_corpus / "Actor_01"), "--output", str(outputs[name])])
+        assert done.returncode == 0, done.stderr[-3000:]
+    one, twice = ([json.loads(x) for x in outputs[n].read_text().splitlines()] for n in outputs)
+    assert len(one) == len(twice) == 60
+    for a, b in zip(one, twice):
+        assert a["label"] == b["label"]
+        assert len(a.get("segments", [])) == len(b.get("segments", []))
+        np.testing.assert_allclose(list(a["probs"].values()), list(b["probs"].values()),
+                                   atol=2e-5)
