@@ -37,8 +37,9 @@ def batch_statistics(mask: jax.Array):
         if not (isinstance(module, nn.BatchNorm) and context.method_name == "__call__"):
             return next_fun(*args, **kwargs)
         if module.axis != -1 or module.axis_name is not None:
-            raise ValueError("bn_statistics=speaker needs BatchNorm over the last axis of one "
-                             f"device's view (module {module.name}: axis {module.axis})")
+            raise ValueError(f"train.bn_statistics=speaker: BatchNorm {module.name} normalises "
+                             f"axis {module.axis} (axis_name {module.axis_name}); only the last "
+                             "axis, without axis_name, is supported")
         x = jnp.asarray(args[0], jnp.float32)
         axes = tuple(range(x.ndim - 1))
         weight = mask.astype(jnp.float32).reshape(-1, *[1] * (x.ndim - 1))
