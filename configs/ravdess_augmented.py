@@ -10,8 +10,8 @@ actors. On top: an EMA of the weights (decay 0.999, warmed up) and 5-crop test-t
 jax_ser's own defaults stay (1 warm-up epoch, gradient clipping at norm 1).
 
 Measured on RAVDESS actors 01-20, speaker folds of 4 test actors (the command above, seeds 0 and
-1, 2-core CPU, 29-103 min per fold depending on what shared the machine; README.md, "Recognition
-quality on RAVDESS", has the times), test UA / WA / macro-F1:
+1, 2-core CPU, 29-103 min per fold depending on what shared the machine; README.md, "The
+augmented recipe on RAVDESS", has the times), test UA / WA / macro-F1:
   fold 0 (actors 01-04): seed 0 0.609 / 0.604 / 0.591, seed 1 0.574 / 0.596 / 0.569
   fold 1 (actors 05-08): seed 0 0.562 / 0.571 / 0.552, seed 1 0.512 / 0.546 / 0.477
   fold 2 (actors 09-12): seed 0 0.469 / 0.475 / 0.451, seed 1 0.484 / 0.517 / 0.470
@@ -21,8 +21,8 @@ quality on RAVDESS", has the times), test UA / WA / macro-F1:
 The PyTorch reference recipe (benchmarks/reference_recipe.py, seed 0) scored 0.492 +- 0.077 UA
 on the same folds, and the plain 20-epoch configs/resnet18_mel.py 0.497 +- 0.078 (seeds 0 and 1):
 the three are equal within the noise. Short of issue #6's targets (72% UA, 5 points above the
-reference). This was configs/ravdess_best.py until speaker normalisation (configs/ravdess_best.py
-now) beat it; its runs above are in runs/ravdess/ravdess_best of the development machine.
+reference). This was configs/ravdess_best.py until speaker normalisation beat it, and its runs
+above were in runs/ravdess/ravdess_best of an earlier development machine.
 """
 
 from jax_ser.config import base_config

@@ -11,7 +11,8 @@ and choose the held-out speakers with --config.data.split=fold:K. All 5 folds of
 WA 0.514 ± 0.077, macro-F1 0.487 ± 0.088 (mean ± std over 5 folds x 2 seeds; seed 0 0.512 UA,
 seed 1 0.482; per fold in README.md), 8-31 min per fold on the 2-core CPU, two at a time
 (the longest beside the test suite).
-With --config.features.normalize=speaker (configs/ravdess_best.py): 0.577 +- 0.086 UA.
+With --config.features.normalize=speaker: 0.577 +- 0.086 UA; configs/ravdess_best.py adapts
+to each speaker further (README.md, "Speaker adaptation on RAVDESS").
 """
 
 from jax_ser.config import base_config
