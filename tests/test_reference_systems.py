@@ -175,12 +175,21 @@ def test_ablation_override_typo_is_named():
 
 
 @pytest.mark.parametrize("name", ["dense_layers", "sequence_length", "lr_representation",
-                                  "recipe"])
+                                  "recipe", "speaker_adaptation"])
 def test_ready_ablations_validate_every_cell(name):
     path = REPO / "configs" / "ablations" / f"{name}.py"
     base = config_lib.load_module(path).get_config()
     for _, overrides in ablate.cells(ablate.load_grid(path)):
         config_lib.validate(ablate.cell_config(base, overrides))
+
+
+def test_speaker_adaptation_ablation_goes_from_resnet18_mel_to_ravdess_best():
+    path = REPO / "configs" / "ablations" / "speaker_adaptation.py"
+    cells = ablate.cells(ablate.load_grid(path))
+    base = config_lib.load_module(path).get_config()
+    load_config = lambda name: config_lib.load_module(REPO / "configs" / f"{name}.py").get_config()
+    assert ablate.cell_config(base, cells[0][1]).to_dict() == load_config("resnet18_mel").to_dict()
+    assert ablate.cell_config(base, cells[-1][1]).to_dict() == load_config("ravdess_best").to_dict()
 
 
 def test_ablation_runs_every_cell_and_resumes(tiny_corpus, tmp_path, capsys):
