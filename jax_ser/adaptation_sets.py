@@ -24,7 +24,8 @@ from pathlib import Path
 import numpy as np
 from absl import app, flags, logging
 
-from jax_ser import cross_validate, input_pipeline, metrics, predict, speaker_norm, train
+from jax_ser import (adabn, cross_validate, input_pipeline, metrics, predict, speaker_norm,
+                     train)
 
 LOW_AROUSAL = {"neutral", "calm", "sad", "boredom"}
 SETS = {
@@ -57,12 +58,13 @@ def set_scores(run_dir: Path, seed: int = 0) -> dict[str, float]:
     index = {c: i for i, c in enumerate(run.class_names)}
     truth = np.array([index[u.label] for u in test])
     feature_config = input_pipeline.feature_config(config)
+    groups = adabn.speaker_groups([u.speaker_key for u in test])
     scores = {}
     for name, pick in SETS.items():
         rng = np.random.default_rng(seed)
         probs = np.zeros((len(test), len(run.class_names)), np.float32)
-        for speaker in sorted({u.speaker_key for u in test}):
-            own = [i for i, u in enumerate(test) if u.speaker_key == speaker]
+        for speaker in sorted(groups):
+            own = groups[speaker]
             waves = [decoded.waves[test[i].path] for i in own]
             chosen = pick([test[i].label for i in own], rng)
             if not len(chosen):
