@@ -9,15 +9,18 @@ and seed is an ordinary run in <workdir>/fold<K>_seed<S> (emobox<K>_seed<S>): in
 resumes; finished, it is not run again. One seed on a few held-out speakers swings by several
 points, so the table reports every run and the mean and sample standard deviation over all of
 them. It counts every finished run of the workdir, also folds and seeds that earlier commands ran
-(--folds=0, then --folds=1: the table has both), except runs made with another config, which it
-names and leaves out. --ensemble=N also scores seed ensembles: each fold's seeds in groups of N,
-their test probabilities averaged (ensemble.md, ensemble.csv).
+(--folds=0, then --folds=1: the table has both) or that commands beside it finished (--folds=0
+and --folds=1 at once), except runs made with another config, which it names and leaves out.
+--ensemble=N also scores seed ensembles: each fold's seeds in groups of N, their test
+probabilities averaged (ensemble.md, ensemble.csv).
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import json
+import os
 import re
 import sys
 from pathlib import Path
@@ -84,7 +87,7 @@ def cross_validate(config, workdir: str | Path, folds=None, seeds=None,
         c.data.split, c.seed = f"{kind}:{fold}", seed
         return c
 
-    rows = earlier_runs(workdir, kind, run_config, skip={(f, s) for f in folds for s in seeds})
+    rows = {}  # this command's runs; the tables also re-read the others' before each write
     for fold in folds:
         for seed in seeds:
             run_dir = workdir / f"{kind}{fold}_seed{seed}"
@@ -98,14 +101,16 @@ def cross_validate(config, workdir: str | Path, folds=None, seeds=None,
             else:
                 results = train_fn(run_config(fold, seed), run_dir)
             rows[fold, seed] = summary_row(fold, seed, results)
-            write_tables([rows[k] for k in sorted(rows)], workdir)
-    return [rows[k] for k in sorted(rows)]
+            every = {**earlier_runs(workdir, kind, run_config, skip=set(rows)), **rows}
+            write_tables([every[k] for k in sorted(every)], workdir)
+    return [every[k] for k in sorted(every)]
 
 
 def earlier_runs(workdir: Path, kind: str, run_config, skip: set) -> dict:
-    """{(fold, seed): row} of the runs finished in `workdir` by earlier commands, other than
-    `skip`; a run whose saved config differs from `run_config(fold, seed)` is named on stderr
-    and left out, so one table never mixes configs."""
+    """{(fold, seed): row} of the runs finished in `workdir` by other commands (earlier ones,
+    or ones running beside this one on other folds), other than `skip`; a run whose saved
+    config differs from `run_config(fold, seed)` is named on stderr and left out, so one table
+    never mixes configs."""
     rows = {}
     for finished in sorted(workdir.glob(f"{kind}*_seed*/metrics.json")):
         match = re.fullmatch(rf"{kind}(\d+)_seed(\d+)", finished.parent.name)
@@ -193,10 +198,11 @@ def summary_row(fold: int, seed: int, results: dict) -> dict:
 def write_tables(rows: list[dict], workdir: Path) -> str:
     """summary.csv (a row per run) and summary.md (plus mean ± std); returns the Markdown."""
     workdir.mkdir(parents=True, exist_ok=True)
-    with open(workdir / "summary.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    text = io.StringIO(newline="")
+    writer = csv.DictWriter(text, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+    _replace(workdir / "summary.csv", text.getvalue())
     lines = [
         "| fold | seed | test speakers | UA | WA | macro-F1 | best epoch | time (s) |",
         "|---:|---:|---|---:|---:|---:|---:|---:|",
@@ -212,8 +218,15 @@ def write_tables(rows: list[dict], workdir: Path) -> str:
         + " | | |"
     )
     table = "\n".join(lines) + "\n"
-    (workdir / "summary.md").write_text(table)
+    _replace(workdir / "summary.md", table)
     return table
+
+
+def _replace(path: Path, text: str) -> None:
+    """Write whole or not at all: folds running side by side rewrite the same tables."""
+    tmp = path.with_name(f"{path.name}.tmp{os.getpid()}")
+    tmp.write_text(text, newline="")
+    os.replace(tmp, path)
 
 
 def mean_and_std(values) -> tuple[float, float]:

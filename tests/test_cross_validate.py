@@ -103,21 +103,23 @@ def test_emobox_protocol_runs_its_folds_and_names_missing_actors(tmp_path, monke
     assert [r["fold"] for r in rows] == [2, 5]
 
 
+def fake_run(config, run_dir):
+    """A finished run without training: fold K scores 0.1 * (K + 1)."""
+    from jax_ser import train
+
+    run_dir.mkdir(parents=True)
+    train.save_or_check_config(config, run_dir)
+    fold = int(config.data.split.split(":")[1])
+    scores = {m: 0.1 * (fold + 1) for m in cross_validate.METRICS}
+    results = {"data": {"test_speakers": [f"speaker{fold}"]}, "test": scores,
+               "best_epoch": 1, "train_time_s": 1.0}
+    (run_dir / "metrics.json").write_text(json.dumps(results))
+    return results
+
+
 def test_summary_counts_the_folds_of_earlier_commands_of_the_same_config(
     tiny_corpus, tmp_path, capsys
 ):
-    from jax_ser import train
-
-    def fake_run(config, run_dir):
-        run_dir.mkdir(parents=True)
-        train.save_or_check_config(config, run_dir)
-        fold = int(config.data.split.split(":")[1])
-        scores = {m: 0.1 * (fold + 1) for m in cross_validate.METRICS}
-        results = {"data": {"test_speakers": [f"speaker{fold}"]}, "test": scores,
-                   "best_epoch": 1, "train_time_s": 1.0}
-        (run_dir / "metrics.json").write_text(json.dumps(results))
-        return results
-
     config = tiny(tiny_corpus, **{"train.progress_bar": False})
     cross_validate.cross_validate(config, tmp_path, folds=["0"], train_fn=fake_run)
     rows = cross_validate.cross_validate(config, tmp_path, folds=["1"], train_fn=fake_run)
@@ -129,6 +131,22 @@ def test_summary_counts_the_folds_of_earlier_commands_of_the_same_config(
     rows = cross_validate.cross_validate(other, tmp_path, folds=["2"], train_fn=fake_run)
     assert [r["fold"] for r in rows] == [2]
     assert "fold0_seed0 was run with another config (train.learning_rate" in capsys.readouterr().err
+
+
+def test_summary_counts_a_fold_that_finished_beside_it(tiny_corpus, tmp_path):
+    """Two commands on folds 0 and 1 of one workdir: fold 0 finishes while fold 1 trains, and
+    the table fold 1's command writes last still holds fold 0."""
+    config = tiny(tiny_corpus, **{"train.progress_bar": False})
+
+    def run_with_fold0_beside(run_config, run_dir):
+        cross_validate.cross_validate(config, tmp_path, folds=["0"], train_fn=fake_run)
+        return fake_run(run_config, run_dir)
+
+    rows = cross_validate.cross_validate(config, tmp_path, folds=["1"],
+                                         train_fn=run_with_fold0_beside)
+    assert [r["fold"] for r in rows] == [0, 1]
+    assert "| 2 runs | 0.150 ± 0.071" in (tmp_path / "summary.md").read_text()
+    assert not list(tmp_path.glob("*.tmp*"))
 
 
 def test_seed_ensembles_average_the_test_probabilities_of_each_group(tmp_path):
