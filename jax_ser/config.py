@@ -121,6 +121,11 @@ def base_config(model: dict) -> ml_collections.ConfigDict:
     # "speaker" (each layer's mean and variance over the speaker's own recordings, AdaBN:
     # jax_ser/adabn.py).
     c.train.bn_statistics = "running"
+    # With bn_statistics=speaker: Adam steps fitting every BatchNorm scale and bias to each
+    # speaker's recordings by information maximisation before their statistics are taken
+    # (jax_ser/speaker_im.py); 0 = off.
+    c.train.speaker_im_steps = 0
+    c.train.speaker_im_lr = 3e-3
     c.train.progress_bar = True
 
     # Augmentation in the jitted train step (jax_ser/augment.py), every element off by default.
@@ -346,6 +351,11 @@ def validate(config) -> None:
         raise ConfigError(
             f"config.train.bn_statistics: {config.train.bn_statistics!r} is not running or speaker"
         )
+    if config.train.speaker_im_steps < 0 or config.train.speaker_im_lr <= 0:
+        raise ConfigError("config.train.speaker_im_steps must be >= 0 and speaker_im_lr > 0")
+    if config.train.speaker_im_steps and config.train.bn_statistics != "speaker":
+        raise ConfigError("config.train.speaker_im_steps fits BatchNorm layers to each speaker's "
+                          "statistics: set config.train.bn_statistics=speaker too")
     if config.model.name == "classical":  # scikit-learn on pooled features: jax_ser.classical
         from jax_ser import classical
 

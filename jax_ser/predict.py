@@ -62,6 +62,7 @@ class Predictor:
             raise FileNotFoundError(f"no trained checkpoint in {workdir / 'checkpoints' / 'best'}")
         variables, _ = best
         self.state = state.replace(params=variables["params"], model_state=variables["model_state"])
+        self.trained = self.state  # each speaker is adapted from these weights
         self.labels = list(self.run.class_names)
 
     @property
@@ -74,7 +75,9 @@ class Predictor:
     def adapt_to_speaker(self, paths: list[str]) -> np.ndarray | None:
         """Takes the readable recordings in `paths` as one speaker's. Returns their feature
         statistics [2, F] (features.normalize=speaker; else None); with
-        train.bn_statistics=speaker, the model's BatchNorm statistics become theirs too."""
+        train.bn_statistics=speaker, the model's BatchNorm statistics become theirs too (and
+        with train.speaker_im_steps its BatchNorm scales and biases), in place of the previous
+        speaker's."""
         data = self.config.data
         waves = []
         for path in paths:
@@ -97,7 +100,7 @@ class Predictor:
                        for w in (audio.sliding_windows(wave, clip, clip)[0]
                                  if len(wave) > clip else [wave])]
             tiled = None if stats is None else np.repeat(stats[None], len(windows), 0)
-            self.state = self.run.speaker_state(self.state, list(windows), num_crops=1,
+            self.state = self.run.speaker_state(self.trained, list(windows), num_crops=1,
                                                 speaker_stats=tiled)
         return stats
 

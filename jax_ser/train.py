@@ -24,6 +24,7 @@ import numpy as np
 import optax
 import tensorflow as tf
 import tqdm
+from flax import traverse_util
 from flax.training import train_state
 from jax.experimental import multihost_utils
 from jax.sharding import NamedSharding, PartitionSpec as P
@@ -42,6 +43,7 @@ from jax_ser import (
     metrics,
     models,
     preemption,
+    speaker_im,
     speaker_norm,
     splits,
 )
@@ -167,8 +169,10 @@ def probabilities(logits, kind: str):
 def make_steps(config, model, class_weights):
     """The pure step functions: train_step(state, batch, resize=None), eval_step(state, batch)
     of crops (input_pipeline.eval_batches) and bn_statistics_step(state, batch), the BatchNorm
-    statistics of such a batch (train.bn_statistics=speaker); a batch carries "speaker_stats"
-    where features.normalize=speaker.
+    statistics of such a batch (train.bn_statistics=speaker), and
+    speaker_im_step(state, affine, opt_state, batch), one update of the BatchNorm scales and
+    biases `affine` {flat key: array} on such a batch (train.speaker_im_steps, jax_ser.speaker_im);
+    a batch carries "speaker_stats" where features.normalize=speaker.
     `resize`, static, is the (frames_scale, features_scale) of a train.progressive_resizing stage:
     the step then feeds the model its feature maps resized so (augment.resize), after
     augmentation; None leaves them at the full size, as evaluation always sees them."""
@@ -250,7 +254,26 @@ def make_steps(config, model, class_weights):
                                      eval_features(batch), train=False, mutable=["batch_stats"])
         return updated["batch_stats"], jnp.sum(mask)
 
-    return train_step, eval_step, bn_statistics_step
+    im_tx = optax.adam(config.train.speaker_im_lr)
+
+    def speaker_im_step(state, affine, opt_state, batch):
+        k = batch["wave"].shape[1]
+        mask = jnp.repeat(batch["mask"], k)
+        feats = eval_features(batch)
+        rest = traverse_util.flatten_dict(state.params)
+
+        def loss_fn(affine):
+            params = traverse_util.unflatten_dict({**rest, **affine})
+            with nn.intercept_methods(adabn.batch_statistics(mask)):
+                logits, _ = model.apply({"params": params, **state.model_state}, feats,
+                                        train=False, mutable=["batch_stats"])
+            return speaker_im.information_loss(logits, mask)
+
+        grads = jax.grad(loss_fn)(affine)
+        updates, opt_state = im_tx.update(grads, opt_state, affine)
+        return optax.apply_updates(affine, updates), opt_state
+
+    return train_step, eval_step, bn_statistics_step, speaker_im_step
 
 
 def resize_for_step(train_config, step: int, steps_per_epoch: int) -> tuple[float, float] | None:
@@ -327,9 +350,10 @@ class Run:
         )
         if class_weights is None:
             class_weights = np.ones(len(self.class_names), np.float32)
-        train_step, eval_step, bn_statistics_step = make_steps(
+        train_step, eval_step, bn_statistics_step, speaker_im_step = make_steps(
             config, self.model, jnp.asarray(class_weights)
         )
+        self.speaker_im_step = jax.jit(speaker_im_step)
         # train_step(state, batch, resize=None): one compilation per progressive resizing stage
         self.train_step = jax.jit(
             train_step,
@@ -390,7 +414,20 @@ class Run:
 
     def speaker_state(self, state, waves, num_crops: int | None = None,
                       speaker_stats: np.ndarray | None = None):
-        """`state` with the BatchNorm statistics of one speaker's `waves` (jax_ser.adabn)."""
+        """`state` with the BatchNorm statistics of one speaker's `waves` (jax_ser.adabn), and
+        with train.speaker_im_steps, its BatchNorm scales and biases fitted to them first
+        (jax_ser.speaker_im)."""
+        steps = self.config.train.speaker_im_steps
+        if steps:
+            batches = list(self._batches(waves, num_crops, speaker_stats))
+            flat = traverse_util.flatten_dict(state.params)
+            affine = {key: flat[key] for key in speaker_im.affine_keys(
+                state.params, state.model_state["batch_stats"])}
+            opt_state = optax.adam(self.config.train.speaker_im_lr).init(affine)
+            for _ in range(steps):
+                for batch in batches:
+                    affine, opt_state = self.speaker_im_step(state, affine, opt_state, batch)
+            state = state.replace(params=traverse_util.unflatten_dict({**flat, **affine}))
         parts = []
         for batch in self._batches(waves, num_crops, speaker_stats):
             stats, count = self.bn_statistics_step(state, batch)
@@ -938,9 +975,12 @@ def config_changes(config, workdir: Path) -> list[str]:
     if not path.exists():
         return []
     new = _flatten(json.loads(config.to_json_best_effort()))
-    old = _flatten(json.loads(path.read_text()))
-    # A key missing from the old config is a field the schema gained since: not a change.
-    changed = sorted(k for k in old if old[k] != new.get(k) and k not in RESUMABLE_CHANGES)
+    # A key missing from the old config is a field the schema gained since: the run had it at
+    # its default (off), so only a new config that sets it otherwise differs.
+    saved = config_lib.from_saved(json.loads(path.read_text()))
+    old = _flatten(json.loads(saved.to_json_best_effort()))
+    changed = sorted(k for k in old.keys() | new.keys()
+                     if old.get(k) != new.get(k) and k not in RESUMABLE_CHANGES)
     return [f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in changed]
 
 

@@ -179,3 +179,18 @@ def test_seed_ensembles_average_the_test_probabilities_of_each_group(tmp_path):
 
     with pytest.raises(input_pipeline.DataError, match="did not test the same utterances"):
         cross_validate.ensemble_rows(tmp_path, "fold", [(1, 0), (1, 1)], 2, classes)
+
+
+def test_a_key_the_schema_gained_counts_as_its_default(tiny_corpus, tmp_path):
+    """A run saved before a key existed ran with it off: the same config reads it back, one
+    that turns the key on is another config."""
+    from jax_ser import train
+
+    config = tiny(tiny_corpus, **{"train.bn_statistics": "speaker"})
+    train.save_or_check_config(config, tmp_path)
+    saved = json.loads((tmp_path / "config.json").read_text())
+    del saved["train"]["speaker_im_steps"]  # as written before the key was added
+    (tmp_path / "config.json").write_text(json.dumps(saved))
+    assert train.config_changes(config, tmp_path) == []
+    config.train.speaker_im_steps = 30
+    assert train.config_changes(config, tmp_path) == ["train.speaker_im_steps: 0 -> 30"]

@@ -88,11 +88,14 @@ def test_config_errors(change, message, tiny_corpus):
         config_lib.validate(config)
 
 
-# With the speaker's BatchNorm statistics too (jax_ser.adabn), on clips long enough for every
-# file: predict takes them over what it labels, a long file's windows, and evaluation over its
-# centre crop, so only a speaker whose files all fit the clip gets the same statistics in both.
+# With the speaker's BatchNorm statistics too (jax_ser.adabn), and then its BatchNorm scales and
+# biases (jax_ser.speaker_im), on clips long enough for every file: predict takes them over what
+# it labels, a long file's windows, and evaluation over its centre crop, so only a speaker whose
+# files all fit the clip gets the same statistics in both.
 @pytest.mark.parametrize("changes", [{}, {"train.bn_statistics": "speaker",
-                                          "data.clip_seconds": 3.5}])
+                                          "data.clip_seconds": 3.5},
+                                     {"train.bn_statistics": "speaker", "data.clip_seconds": 3.5,
+                                      "train.speaker_im_steps": 3}])
 def test_trained_run_labels_new_recordings_as_it_evaluated(changes, tiny_corpus, tmp_path):
     """A run with normalize=speaker; predict, given one test speaker's files, takes their
     statistics and reproduces the probabilities the run's own evaluation wrote for them."""
