@@ -1,0 +1,44 @@
+"""Re-scoring finished runs with evaluation-only changes: unchanged it reproduces the run's own
+test scores; training keys are refused."""
+
+import shutil
+import sys
+
+import pytest
+
+from jax_ser import config as config_lib, cross_validate, reevaluate
+from tests.e2e import run_cli
+
+
+def test_without_a_change_the_runs_own_test_scores_come_back(trained):
+    workdir, results = trained
+    scores = reevaluate.test_scores(workdir, {"train.eval_batch_size": 7})
+    for m in cross_validate.METRICS:
+        assert scores[m] == pytest.approx(results["test"][m], abs=1e-6)
+
+
+def test_training_keys_and_malformed_changes_are_refused():
+    with pytest.raises(config_lib.ConfigError, match="change what was trained"):
+        reevaluate.parse_changes(["train.learning_rate=0.1"])
+    with pytest.raises(config_lib.ConfigError, match="KEY=VALUE"):
+        reevaluate.parse_changes(["train.speaker_im_steps"])
+    assert reevaluate.parse_changes(["train.speaker_im_steps=30", "train.bn_statistics=speaker"]
+                                    ) == {"train.speaker_im_steps": 30,
+                                          "train.bn_statistics": "speaker"}
+
+
+def test_command_tabulates_each_run_before_and_after(trained, tmp_path):
+    workdir, results = trained
+    cv = tmp_path / "cv"
+    shutil.copytree(workdir, cv / "fold0_seed0")
+    done = run_cli([sys.executable, "-m", "jax_ser.reevaluate", "--workdir", str(cv),
+                    "--set", "train.bn_statistics=speaker", "--set", "train.speaker_im_steps=2"])
+    assert done.returncode == 0, done.stderr[-3000:]
+    table = (cv / "reevaluate.md").read_text()
+    assert "train.bn_statistics='speaker', train.speaker_im_steps=2" in table
+    assert f"| fold0_seed0 | {results['test']['ua']:.3f} |" in table
+    assert "| **mean ± std, 1 runs** |" in table
+    # without bn_statistics=speaker the fitting has no speaker statistics to work with
+    done = run_cli([sys.executable, "-m", "jax_ser.reevaluate", "--workdir", str(cv),
+                    "--set", "train.speaker_im_steps=2"])
+    assert done.returncode == 2 and "set config.train.bn_statistics=speaker" in done.stderr
