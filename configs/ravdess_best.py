@@ -40,4 +40,5 @@ def get_config():
     config.train.bn_statistics = "speaker"
     config.data.val_speakers = 0
     config.train.num_epochs = 40
+    config.train.speaker_im_steps = 30
     return config
