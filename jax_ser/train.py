@@ -427,7 +427,8 @@ class Run:
             for _ in range(steps):
                 for batch in batches:
                     affine, opt_state = self.speaker_im_step(state, affine, opt_state, batch)
-            state = state.replace(params=traverse_util.unflatten_dict({**flat, **affine}))
+            params = traverse_util.unflatten_dict({**flat, **affine})
+            state = state.replace(params=jax.device_put(params, self.state_sharding.params))
         parts = []
         for batch in self._batches(waves, num_crops, speaker_stats):
             stats, count = self.bn_statistics_step(state, batch)
