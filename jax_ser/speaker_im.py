@@ -15,7 +15,14 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import optax
 from flax import traverse_util
+
+
+def optimizer(train_config) -> optax.GradientTransformation:
+    """The optimizer of the fitting: the jitted step updates with it and its state starts
+    from it, so both follow this one definition."""
+    return optax.adam(train_config.speaker_im_lr)
 
 
 def affine_keys(params: dict, batch_stats: dict) -> list[tuple[str, ...]]:

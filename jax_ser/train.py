@@ -254,7 +254,7 @@ def make_steps(config, model, class_weights):
                                      eval_features(batch), train=False, mutable=["batch_stats"])
         return updated["batch_stats"], jnp.sum(mask)
 
-    im_tx = optax.adam(config.train.speaker_im_lr)
+    im_tx = speaker_im.optimizer(config.train)
 
     def speaker_im_step(state, affine, opt_state, batch):
         k = batch["wave"].shape[1]
@@ -423,7 +423,7 @@ class Run:
             flat = traverse_util.flatten_dict(state.params)
             affine = {key: flat[key] for key in speaker_im.affine_keys(
                 state.params, state.model_state["batch_stats"])}
-            opt_state = optax.adam(self.config.train.speaker_im_lr).init(affine)
+            opt_state = speaker_im.optimizer(self.config.train).init(affine)
             for _ in range(steps):
                 for batch in batches:
                     affine, opt_state = self.speaker_im_step(state, affine, opt_state, batch)
