@@ -125,51 +125,53 @@ def earlier_runs(workdir: Path, kind: str, run_config, skip: set) -> dict:
     return rows
 
 
-def ensemble_rows(workdir: Path, kind: str, runs, size: int, class_names) -> list[dict]:
-    """Seed ensembles: for each fold, its finished seeds in consecutive groups of `size` (seeds
-    0-5 and size 3: 0+1+2 and 3+4+5; an incomplete last group is left out), each scored on
-    the mean of its runs' test probabilities (predictions_test.jsonl)."""
+def ensemble_rows(predictions: dict, size: int, class_names) -> list[dict]:
+    """Seed ensembles: for each fold, its seeds in consecutive groups of `size` (seeds 0-5 and
+    size 3: 0+1+2 and 3+4+5; an incomplete last group is left out), each scored on the mean of
+    its runs' test probabilities. `predictions` {(fold, seed): {path: line}}: each run's test
+    predictions, as in its predictions_test.jsonl (`test_predictions`)."""
     by_fold: dict[int, list[int]] = {}
-    for fold, seed in sorted(runs):
+    for fold, seed in sorted(predictions):
         by_fold.setdefault(fold, []).append(seed)
     rows = []
     for fold, seeds in by_fold.items():
         for start in range(0, len(seeds) - size + 1, size):
             group = seeds[start : start + size]
-            predictions = [_test_predictions(workdir / f"{kind}{fold}_seed{s}") for s in group]
-            paths = sorted(predictions[0])
-            if any(sorted(p) != paths for p in predictions[1:]):
+            lines = [predictions[fold, s] for s in group]
+            paths = sorted(lines[0])
+            if any(sorted(p) != paths for p in lines[1:]):
                 raise input_pipeline.DataError(
                     f"fold {fold}: seeds {group} did not test the same utterances"
                 )
             probs = np.mean([[[p[path]["probs"][c] for c in class_names] for path in paths]
-                             for p in predictions], axis=0)
-            truth = np.array([list(class_names).index(predictions[0][path]["label"])
+                             for p in lines], axis=0)
+            truth = np.array([list(class_names).index(lines[0][path]["label"])
                               for path in paths])
             report = metrics.classification_report(truth, probs, class_names)
             rows.append({
                 "fold": fold,
                 "seeds": "+".join(map(str, group)),
-                "test_speakers": " ".join(sorted({predictions[0][p]["speaker"] for p in paths})),
+                "test_speakers": " ".join(sorted({lines[0][p]["speaker"] for p in paths})),
                 **{m: report[m] for m in METRICS},
             })
     return rows
 
 
-def _test_predictions(run_dir: Path) -> dict:
+def test_predictions(run_dir: Path) -> dict:
     """{path: line} of a run's predictions_test.jsonl."""
     with open(run_dir / "predictions_test.jsonl") as f:
         return {line["path"]: line for line in map(json.loads, f)}
 
 
-def write_ensemble_tables(rows: list[dict], workdir: Path, size: int) -> str:
-    """ensemble.csv (a row per fold and seed group) and ensemble.md (plus mean ± std)."""
-    with open(workdir / "ensemble.csv", "w", newline="") as f:
+def write_ensemble_tables(rows: list[dict], workdir: Path, size: int, name: str = "ensemble",
+                          title: str = "") -> str:
+    """<name>.csv (a row per fold and seed group) and <name>.md (plus mean ± std)."""
+    with open(workdir / f"{name}.csv", "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
     lines = [
-        f"Ensembles of {size} seeds: mean test probabilities of their runs",
+        f"Ensembles of {size} seeds: mean test probabilities of their runs{title}",
         "",
         "| fold | seeds | test speakers | UA | WA | macro-F1 |",
         "|---:|---|---|---:|---:|---:|",
@@ -180,7 +182,7 @@ def write_ensemble_tables(rows: list[dict], workdir: Path, size: int) -> str:
     lines.append(f"| **mean ± std** | | {len(rows)} ensembles | "
                  + " | ".join(mean_std([r[m] for r in rows]) for m in METRICS) + " |")
     table = "\n".join(lines) + "\n"
-    (workdir / "ensemble.md").write_text(table)
+    (workdir / f"{name}.md").write_text(table)
     return table
 
 
@@ -256,9 +258,10 @@ def main(argv):
     size = flags.FLAGS.ensemble
     if size > 1:
         config = flags.FLAGS.config
-        runs = [(r["fold"], r["seed"]) for r in rows]
-        groups = ensemble_rows(workdir, protocol_kind(config), runs, size,
-                               labels.task_classes(config.data.task))
+        kind = protocol_kind(config)
+        predictions = {(r["fold"], r["seed"]): test_predictions(
+            workdir / f"{kind}{r['fold']}_seed{r['seed']}") for r in rows}
+        groups = ensemble_rows(predictions, size, labels.task_classes(config.data.task))
         if not groups:
             print(f"error: --ensemble={size}: no fold has {size} finished seeds", file=sys.stderr)
             return 2

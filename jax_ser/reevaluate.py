@@ -7,14 +7,16 @@ BatchNorm layers) is measured best on the same trained weights with and without 
 finished run in the workdir (a run, or a cross_validate folder of them) the best checkpoint
 labels the run's test speakers under the run's saved config with the --set changes, which may
 only touch the keys in EVALUATION_KEYS; the table, each run's test UA / WA / macro-F1 from its
-metrics.json and with the changes, is written to reevaluate.md in the workdir. The runs'
-own files are left as they are.
+metrics.json and with the changes, is written to reevaluate.md in the workdir. --ensemble=N
+also scores each fold's seeds in groups of N with the changes, as cross_validate --ensemble
+scores them as trained (reevaluate_ensemble.md). The runs' own files are left as they are.
 """
 
 from __future__ import annotations
 
 import ast
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -44,8 +46,9 @@ def parse_changes(items: list[str]) -> dict:
     return changes
 
 
-def test_scores(run_dir: Path, changes: dict) -> dict[str, float]:
-    """{ua, wa, macro_f1} of one run's test part, labelled under its config with `changes`."""
+def rescore(run_dir: Path, changes: dict) -> tuple[dict[str, float], dict[str, dict]]:
+    """One run's test part labelled under its config with `changes`: {ua, wa, macro_f1} and
+    {path: line} as in predictions_test.jsonl."""
     predictor = predict.Predictor(run_dir)
     config = predictor.config
     for key, value in changes.items():
@@ -64,7 +67,14 @@ def test_scores(run_dir: Path, changes: dict) -> dict[str, float]:
     index = {c: i for i, c in enumerate(run.class_names)}
     report = metrics.classification_report(np.array([index[u.label] for u in test]), probs,
                                            run.class_names)
-    return {m: report[m] for m in cross_validate.METRICS}
+    lines = {u.path: train.prediction_line(u, p, run.class_names) for u, p in zip(test, probs)}
+    return {m: report[m] for m in cross_validate.METRICS}, lines
+
+
+def fold_and_seed(run_dir: Path) -> tuple[int, int] | None:
+    """(fold, seed) of a cross_validate run folder (fold3_seed1, emobox2_seed0), else None."""
+    match = re.fullmatch(r"[a-z]+(\d+)_seed(\d+)", run_dir.name)
+    return (int(match[1]), int(match[2])) if match else None
 
 
 def write_table(rows: list[dict], changes: dict, workdir: Path) -> str:
@@ -95,18 +105,33 @@ def main(argv):
         if not dirs:
             raise FileNotFoundError(f"no finished run in {workdir}")
         input_pipeline.hide_gpus_from_tf()
-        rows = []
+        size = flags.FLAGS.ensemble
+        runs = {run_dir: fold_and_seed(run_dir) for run_dir in dirs}
+        if size > 1 and not any(runs.values()):
+            raise ValueError(f"--ensemble={size}: {workdir} holds no cross_validate runs")
+        rows, predictions = [], {}
         for run_dir in dirs:
             before = json.loads((run_dir / "metrics.json").read_text())["test"]
+            after, lines = rescore(run_dir, changes)
             rows.append({"run": run_dir.name,
                          "before": {m: before[m] for m in cross_validate.METRICS},
-                         "after": test_scores(run_dir, changes)})
+                         "after": after})
+            if runs[run_dir]:
+                predictions[runs[run_dir]] = lines
             print(f"{run_dir.name}: UA {rows[-1]['before']['ua']:.3f} -> "
                   f"{rows[-1]['after']['ua']:.3f}", file=sys.stderr)
+        print(write_table(rows, changes, workdir))
+        if size > 1:
+            class_names = json.loads((dirs[0] / "metrics.json").read_text())["data"]["classes"]
+            groups = cross_validate.ensemble_rows(predictions, size, class_names)
+            if not groups:
+                raise ValueError(f"--ensemble={size}: no fold has {size} finished seeds")
+            what = ", ".join(f"{k}={v!r}" for k, v in changes.items())
+            print(cross_validate.write_ensemble_tables(
+                groups, workdir, size, name="reevaluate_ensemble", title=f", with {what}"))
     except (config_lib.ConfigError, ValueError, FileNotFoundError, input_pipeline.DataError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    print(write_table(rows, changes, workdir))
     return 0
 
 
@@ -114,6 +139,8 @@ def define_flags():
     """Command-line flags, defined only when run as a program, so the module imports cleanly."""
     flags.DEFINE_string("workdir", None, "A finished run, or a cross_validate folder of them.")
     flags.DEFINE_multi_string("set", [], f"KEY=VALUE, KEY one of {', '.join(EVALUATION_KEYS)}.")
+    flags.DEFINE_integer("ensemble", 1, "Also score each fold's seeds in groups of this many "
+                         "with the changes (reevaluate_ensemble.md); 1 = off.")
     flags.mark_flags_as_required(["workdir"])
 
 

@@ -908,10 +908,14 @@ def _write_predictions(path: Path, utterances, probs: np.ndarray, class_names) -
     """One JSON line per evaluated utterance, for error analysis: truth, prediction, probabilities."""
     with open(path, "w") as f:
         for u, p in zip(utterances, probs):
-            f.write(json.dumps({"path": u.path, "speaker": u.speaker_key, "label": u.label,
-                                "predicted": class_names[int(np.argmax(p))],
-                                "probs": {c: round(float(q), 6) for c, q in zip(class_names, p)}})
-                    + "\n")
+            f.write(json.dumps(prediction_line(u, p, class_names)) + "\n")
+
+
+def prediction_line(utterance, probs: np.ndarray, class_names) -> dict:
+    """One utterance's line of predictions_<part>.jsonl."""
+    return {"path": utterance.path, "speaker": utterance.speaker_key, "label": utterance.label,
+            "predicted": class_names[int(np.argmax(probs))],
+            "probs": {c: round(float(q), 6) for c, q in zip(class_names, probs)}}
 
 
 def _log_epoch(record: dict, num_epochs: int, improved: bool) -> None:

@@ -164,21 +164,25 @@ def test_seed_ensembles_average_the_test_probabilities_of_each_group(tmp_path):
     write(0, 0, [[0.9, 0.1], [0.6, 0.4]])
     write(0, 1, [[0.4, 0.6], [0.1, 0.9]])
     write(0, 2, [[0.1, 0.9], [0.9, 0.1]])  # a group of one: left out
-    rows = cross_validate.ensemble_rows(tmp_path, "fold", [(0, 0), (0, 1), (0, 2)], 2, classes)
+    def read(*runs):
+        return {run: cross_validate.test_predictions(tmp_path / f"fold{run[0]}_seed{run[1]}")
+                for run in runs}
+
+    rows = cross_validate.ensemble_rows(read((0, 0), (0, 1), (0, 2)), 2, classes)
     assert [(r["fold"], r["seeds"], r["ua"]) for r in rows] == [(0, "0+1", 1.0)]
     assert rows[0]["test_speakers"] == "ravdess/00"
     table = cross_validate.write_ensemble_tables(rows, tmp_path, 2)
     assert "| 0 | 0+1 | ravdess/00 | 1.000 | 1.000 | 1.000 |" in table
     assert (tmp_path / "ensemble.csv").read_text().startswith("fold,seeds,test_speakers,ua")
     # groups of three: seed 2 tips the mean of both utterances to the wrong class
-    rows = cross_validate.ensemble_rows(tmp_path, "fold", [(0, 0), (0, 1), (0, 2)], 3, classes)
+    rows = cross_validate.ensemble_rows(read((0, 0), (0, 1), (0, 2)), 3, classes)
     assert [(r["seeds"], r["ua"]) for r in rows] == [("0+1+2", 0.0)]
     write(1, 0, [[0.9, 0.1], [0.6, 0.4]])
     write(1, 1, [[0.4, 0.6], [0.1, 0.9]], paths=("a.wav", "c.wav"))
     from jax_ser import input_pipeline
 
     with pytest.raises(input_pipeline.DataError, match="did not test the same utterances"):
-        cross_validate.ensemble_rows(tmp_path, "fold", [(1, 0), (1, 1)], 2, classes)
+        cross_validate.ensemble_rows(read((1, 0), (1, 1)), 2, classes)
 
 
 def test_a_key_the_schema_gained_counts_as_its_default(tiny_corpus, tmp_path):
