@@ -1,10 +1,15 @@
-"""The launch scripts print the exact commands they run; with --dry-run they run none of them."""
+"""The launch scripts print the exact commands they run; with --dry-run they run none of them.
+The TensorFlow stand-in gives tf.data's batches."""
 
+import importlib.util
 import os
 import signal
 import subprocess
 import time
 
+import numpy as np
+
+from jax_ser import input_pipeline
 from tests.e2e import REPO
 
 
@@ -137,3 +142,28 @@ def test_ablation_cells_go_round_robin_over_the_hosts():
         "launch/ablate_hosts.sh", "--dry-run", "--hosts", "a,b,c", "--num-cells", "2", "c", "w"
     )
     assert [line.split()[1] for line in idle] == ["a", "b"]  # host c has no cell to run
+
+
+def test_tensorflow_stand_in_gives_the_batches_of_tf_data(monkeypatch):
+    path = REPO / "launch/no_tensorflow/tensorflow/__init__.py"
+    spec = importlib.util.spec_from_file_location("tensorflow_stand_in", path)
+    stand_in = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(stand_in)
+    rng = np.random.default_rng(0)
+    waves = [rng.standard_normal(n).astype(np.float32) for n in rng.integers(2000, 9000, 21)]
+    labels = rng.integers(0, 8, 21).astype(np.int32)
+
+    def batches():
+        train = input_pipeline.train_batches(waves, labels, global_batch=4, clip_samples=4800,
+                                             seed=3, epoch=2)
+        test = input_pipeline.eval_batches(waves, global_batch=4, clip_samples=4800, num_crops=3)
+        return [b for part in (train, test) for b in part]
+
+    expected = batches()
+    monkeypatch.setattr(input_pipeline, "tf", stand_in)
+    got = batches()
+    assert len(got) == len(expected) == 5 + 6  # 21 // 4 train batches, ceil(21 / 4) test
+    for g, e in zip(got, expected):
+        assert g.keys() == e.keys()
+        for key in e:
+            np.testing.assert_array_equal(g[key], e[key])
