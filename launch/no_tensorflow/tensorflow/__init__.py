@@ -4,8 +4,9 @@ TensorFlow (GPU images often lack it; it brings its own CUDA libraries):
   PYTHONPATH=launch/no_tensorflow python -m jax_ser.cross_validate ...
 
 tf.data's map (of a numpy_function), batch and prefetch become a thread pool that keeps the
-order, so the batches are tf.data's (tests/test_launch.py); TensorBoard summaries are not
-written. Not imported unless that path is put first.
+order, so the batches are tf.data's (tests/test_launch.py). It crops a whole epoch ahead, so it
+holds one epoch of crops in memory. TensorBoard summaries are not written. Not imported unless
+that path is put first.
 """
 
 import contextlib
