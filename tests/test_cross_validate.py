@@ -1,5 +1,5 @@
 """Cross-validation reuses finished runs, tabulates every run with mean ± std, and the launch
-script shows the commands it would run."""
+script shows the commands it would run and keeps its processes to their slots."""
 
 import json
 import shutil
@@ -70,6 +70,42 @@ def test_parallel_launch_dry_run_prints_one_command_per_fold():
         ) in lines[fold]
     assert lines[3].endswith("--folds=0,1,2 --config.seed=3")
     assert not (REPO / "runs" / "cv").exists()
+
+
+def test_parallel_launch_runs_per_gpu_processes_of_each_fold_and_seed_at_once(tmp_path):
+    """--seeds makes one process per fold and seed; --per-gpu 2 keeps at most two on each GPU,
+    without preallocating its memory. A stand-in python records each call and how many ran."""
+    fake = tmp_path / "python"
+    fake.write_text(
+        "#!/usr/bin/env bash\n"
+        f"cd {tmp_path}\n"
+        'echo "$CUDA_VISIBLE_DEVICES|${XLA_PYTHON_CLIENT_PREALLOCATE:-}|$*" >> calls\n'
+        "[[ -z ${CUDA_VISIBLE_DEVICES:-} ]] && exit 0  # the closing summary\n"
+        "flock lock bash -c 'n=$(( $(cat running 2>/dev/null || echo 0) + 1 )); echo $n > running;"
+        " echo \"$CUDA_VISIBLE_DEVICES $n\" >> peaks'\n"
+        "sleep 1.5\n"
+        "flock lock bash -c 'echo $(( $(cat running) - 1 )) > running'\n"
+    )
+    fake.chmod(0o755)
+    done = subprocess.run(
+        ["bash", "launch/cross_validate_parallel.sh", "--gpus", "0", "--per-gpu", "2", "--folds",
+         "0,1", "--seeds", "6,7", "configs/resnet18_mel.py", str(tmp_path / "cv"),
+         "--config.seed=3"],
+        cwd=REPO, capture_output=True, text=True, timeout=120, env={"PATH": "/usr/bin:/bin",
+                                                                    "PYTHON": str(fake)},
+    )
+    assert done.returncode == 0, done.stderr
+    calls = (tmp_path / "calls").read_text().splitlines()
+    runs = sorted(line for line in calls if line.startswith("0|"))
+    assert runs == sorted(
+        f"0|false|-m jax_ser.cross_validate --config configs/resnet18_mel.py --workdir "
+        f"{tmp_path / 'cv'} --folds={fold} --seeds={seed} --config.seed=3"
+        for fold in (0, 1) for seed in (6, 7)
+    )
+    assert calls[-1].endswith("--folds=0,1 --seeds=6,7 --config.seed=3")  # after every run
+    assert max(int(line.split()[1]) for line in (tmp_path / "peaks").read_text().splitlines()) == 2
+    assert {p.name for p in tmp_path.glob("cv.*.log")} == {
+        f"cv.fold{fold}_seed{seed}.log" for fold in (0, 1) for seed in (6, 7)}
 
 
 def test_emobox_protocol_runs_its_folds_and_names_missing_actors(tmp_path, monkeypatch):
