@@ -91,9 +91,10 @@ SMALL = {
     "q2l_mel": {"dim": 32, "mlp_dim": 64},
     "mlp_pooled": {},
 }
-# At Adam's 3e-3 the CNN's held-out accuracy straddled the bar (0.22 and 0.30 for two
-# initialisations on one machine, a pass on another); at 1e-2 it is 0.30-0.40 over three.
-LEARNING_RATE = {"cnn_logmel_mfcc": 1e-2}
+# 60 steps leave the CNN short of fitting even its training batch on some hosts: held-out
+# accuracy 0.23-0.34 at 3e-3 and 1e-2 over three initialisations on an Intel Xeon (1e-2 had
+# passed on an AMD EPYC). 120 steps at 3e-3 gave 0.40-0.43 there (training batch 0.83-0.93).
+STEPS = {"cnn_logmel_mfcc": 120}
 
 
 @pytest.fixture(scope="module")
@@ -126,8 +127,7 @@ def test_reference_model_learns_the_built_in_corpus(name, tiny_corpus, corpus_cl
     frontend = jax.jit(lambda w: train.frontend(w, feature_config))
     (train_waves, train_y), (test_waves, test_y) = corpus_clips["train"], corpus_clips["test"]
     fitted = test_models.fit(model, ((frontend(train_waves),), train_y),
-                             ((frontend(test_waves),), test_y), steps=60,
-                             learning_rate=LEARNING_RATE.get(name, 3e-3))
+                             ((frontend(test_waves),), test_y), steps=STEPS.get(name, 60))
     assert fitted[1] > 2 * CHANCE_UA, fitted
 
 
