@@ -36,7 +36,8 @@ in the config, 94-101 s per run, ten at a time):
   20 runs: 0.696 +- 0.057 UA, 0.698 +- 0.055 WA, 0.690 +- 0.057 macro-F1
   seed ensembles (--ensemble=2: 2+3, 4+5): 0.715 +- 0.057 UA over 10; --ensemble=4: 0.723 +- 0.060
   over the 5 folds, one draw of 4 seeds.
-Seeds 6-7 (the command above with --seeds=6,7, 2-core CPU, 18-21 min per run two at a time):
+Seeds 6-7 (the command above with --seeds=6,7, 2-core CPU, two runs at a time: 18-21 min per
+run, 27-30 min for fold 4 partly beside the test suite):
   UA, seeds 6 7: fold 0 0.785 0.762, fold 1 0.797 0.812, fold 2 0.574 0.586, fold 3 0.707 0.660,
   fold 4 0.703 0.672; 10 runs: 0.706 +- 0.084 UA; ensembles 6+7: 0.733 +- 0.078 UA over 5 folds.
 Short of issue #6's 72% as a single model (0.699 over 40 runs, seeds 0-7). 2-model seed
