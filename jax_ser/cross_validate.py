@@ -12,7 +12,8 @@ them. It counts every finished run of the workdir, also folds and seeds that ear
 (--folds=0, then --folds=1: the table has both) or that commands beside it finished (--folds=0
 and --folds=1 at once), except runs made with another config, which it names and leaves out.
 --ensemble=N also scores seed ensembles: each fold's seeds in groups of N, their test
-probabilities averaged (ensemble.md, ensemble.csv).
+probabilities averaged (ensemble.md, ensemble.csv). Unlike the summary, it groups only the folds
+and seeds asked for, so seeds finished beside them do not change the groups.
 """
 
 from __future__ import annotations
@@ -157,6 +158,20 @@ def ensemble_rows(predictions: dict, size: int, class_names) -> list[dict]:
     return rows
 
 
+def seed_ensembles(config, workdir: Path, rows: list[dict], size: int, folds=None,
+                   seeds=None) -> list[dict]:
+    """`ensemble_rows` of the summary `rows` of the folds and seeds asked for (`folds`, `seeds`
+    as cross_validate takes them): --seeds=6,7 --ensemble=2 scores 6+7 even where 8 and 9 have
+    finished in the workdir too."""
+    folds = {int(k) for k in folds or []}
+    seeds = {int(s) for s in seeds or []} or {config.seed}
+    kind = protocol_kind(config)
+    predictions = {(r["fold"], r["seed"]): test_predictions(
+        workdir / f"{kind}{r['fold']}_seed{r['seed']}") for r in rows
+        if r["seed"] in seeds and (not folds or r["fold"] in folds)}
+    return ensemble_rows(predictions, size, labels.task_classes(config.data.task))
+
+
 def test_predictions(run_dir: Path) -> dict:
     """{path: line} of a run's predictions_test.jsonl."""
     with open(run_dir / "predictions_test.jsonl") as f:
@@ -257,13 +272,11 @@ def main(argv):
     print(f"tables in {workdir / 'summary.md'} and summary.csv")
     size = flags.FLAGS.ensemble
     if size > 1:
-        config = flags.FLAGS.config
-        kind = protocol_kind(config)
-        predictions = {(r["fold"], r["seed"]): test_predictions(
-            workdir / f"{kind}{r['fold']}_seed{r['seed']}") for r in rows}
-        groups = ensemble_rows(predictions, size, labels.task_classes(config.data.task))
+        groups = seed_ensembles(flags.FLAGS.config, workdir, rows, size, flags.FLAGS.folds,
+                                flags.FLAGS.seeds)
         if not groups:
-            print(f"error: --ensemble={size}: no fold has {size} finished seeds", file=sys.stderr)
+            print(f"error: --ensemble={size}: no fold has {size} of the seeds asked for finished",
+                  file=sys.stderr)
             return 2
         print(write_ensemble_tables(groups, workdir, size))
         print(f"ensemble tables in {workdir / 'ensemble.md'} and ensemble.csv")

@@ -221,6 +221,37 @@ def test_seed_ensembles_average_the_test_probabilities_of_each_group(tmp_path):
         cross_validate.ensemble_rows(read((1, 0), (1, 1)), 2, classes)
 
 
+def test_ensembles_group_only_the_folds_and_seeds_asked_for(tmp_path):
+    """The summary takes in every finished run of the workdir, the seed ensembles only those
+    asked for: seeds 8 and 9, finished beside 6 and 7, do not make a group of --seeds=6,7."""
+    from jax_ser import labels
+
+    config = tiny(tmp_path)
+    classes = labels.task_classes(config.data.task)
+    rows = []
+    for fold, seed in [(0, 6), (0, 7), (0, 8), (0, 9), (1, 6), (1, 7)]:
+        run_dir = tmp_path / f"fold{fold}_seed{seed}"
+        run_dir.mkdir()
+        right = seed in (6, 7)  # seeds 6 and 7 label every utterance right, 8 and 9 wrong
+        with open(run_dir / "predictions_test.jsonl", "w") as f:
+            for i, label in enumerate(classes):
+                guess = classes[i if right else (i + 1) % len(classes)]
+                f.write(json.dumps({"path": f"{label}.wav", "speaker": f"ravdess/0{fold}",
+                                    "label": label,
+                                    "probs": {c: float(c == guess) for c in classes}}) + "\n")
+        rows.append({"fold": fold, "seed": seed})
+
+    def groups(**asked):
+        return [(r["fold"], r["seeds"], r["ua"])
+                for r in cross_validate.seed_ensembles(config, tmp_path, rows, 2, **asked)]
+
+    assert groups(seeds=["6", "7"]) == [(0, "6+7", 1.0), (1, "6+7", 1.0)]
+    assert groups(folds=["1"], seeds=["6", "7"]) == [(1, "6+7", 1.0)]
+    assert groups(seeds=["6", "7", "8", "9"]) == [(0, "6+7", 1.0), (0, "8+9", 0.0),
+                                                   (1, "6+7", 1.0)]
+    assert groups() == []  # the config's own seed, 0, has no runs here
+
+
 def test_a_key_the_schema_gained_counts_as_its_default(tiny_corpus, tmp_path):
     """A run saved before a key existed ran with it off: the same config reads it back, one
     that turns the key on is another config."""
