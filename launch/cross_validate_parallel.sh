@@ -9,7 +9,8 @@
 # fold and seed; --per-gpu K runs K of them at once on each GPU (a small model leaves a big GPU
 # mostly idle). --dry-run prints the commands.
 set -euo pipefail
-dry_run=0 gpus="" per_gpu=1 folds="" seeds=""
+source "$(dirname "$0")/lib.sh"
+gpus="" per_gpu=1 folds="" seeds=""
 while [[ $# -gt 0 && $1 == --* && $1 != --config.* ]]; do
   case $1 in
     --dry-run) dry_run=1; shift ;;
@@ -47,11 +48,6 @@ PY
 fi
 echo "folds: $folds"
 
-run() {  # prints the command, then runs it unless --dry-run
-  echo "+ $*"
-  [[ $dry_run == 1 ]] || "$@"
-}
-
 IFS=, read -ra fold_list <<< "$folds"
 IFS=, read -ra seed_list <<< "$seeds"
 jobs=()  # "FOLD SEED" (SEED empty without --seeds), one per process
@@ -77,7 +73,8 @@ if [[ -n $gpus ]]; then
     read -r fold seed <<< "${jobs[$i]}"
     job=(--folds="$fold" ${seed:+--seeds=$seed})
     log=$workdir.fold$fold${seed:+_seed$seed}.log
-    echo "+ ${env[*]:+${env[*]} }CUDA_VISIBLE_DEVICES=$gpu $python -m jax_ser.cross_validate --config $config --workdir $workdir ${job[*]} $* > $log 2>&1 &"
+    echo "+ $(quote "${env[@]}" CUDA_VISIBLE_DEVICES="$gpu" "$python" -m jax_ser.cross_validate \
+      --config "$config" --workdir "$workdir" "${job[@]}" "$@") > $(quote "$log") 2>&1 &"
     if [[ $dry_run == 0 ]]; then
       mkdir -p "$(dirname "$workdir")"
       env "${env[@]}" CUDA_VISIBLE_DEVICES="$gpu" "$python" -m jax_ser.cross_validate --config "$config" \

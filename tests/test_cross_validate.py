@@ -54,6 +54,7 @@ def test_parallel_launch_dry_run_prints_one_command_per_fold():
             "configs/resnet18_mel.py",
             "runs/cv",
             "--config.seed=3",
+            "--config.data.root=/data/my corpus",
         ],
         cwd=REPO,
         capture_output=True,
@@ -66,9 +67,10 @@ def test_parallel_launch_dry_run_prints_one_command_per_fold():
     for fold, gpu in ((0, 0), (1, 1), (2, 0)):
         assert (
             f"CUDA_VISIBLE_DEVICES={gpu} python -m jax_ser.cross_validate --config "
-            f"configs/resnet18_mel.py --workdir runs/cv --folds={fold} --config.seed=3"
+            f"configs/resnet18_mel.py --workdir runs/cv --folds={fold} --config.seed=3 "
+            "'--config.data.root=/data/my corpus' >"  # quoted: the line runs as printed
         ) in lines[fold]
-    assert lines[3].endswith("--folds=0,1,2 --config.seed=3")
+    assert lines[3].endswith("--folds=0,1,2 --config.seed=3 '--config.data.root=/data/my corpus'")
     assert not (REPO / "runs" / "cv").exists()
 
 
