@@ -81,7 +81,7 @@ def cross_validate(config, workdir: str | Path, folds=None, seeds=None,
     kind, all_folds = protocol_folds(config, scored)
     folds = all_folds if not folds else [int(k) for k in folds]
     check_folds(config, utterances, kind, folds)
-    seeds = [config.seed] if not seeds else [int(s) for s in seeds]
+    seeds = asked_seeds(config, seeds)
 
     def run_config(fold: int, seed: int):
         c = config.copy_and_resolve_references()
@@ -105,6 +105,11 @@ def cross_validate(config, workdir: str | Path, folds=None, seeds=None,
             every = {**earlier_runs(workdir, kind, run_config, skip=set(rows)), **rows}
             write_tables([every[k] for k in sorted(every)], workdir)
     return [every[k] for k in sorted(every)]
+
+
+def asked_seeds(config, seeds) -> list[int]:
+    """--seeds as numbers; without it, the config's own seed."""
+    return [int(s) for s in seeds] if seeds else [config.seed]
 
 
 def earlier_runs(workdir: Path, kind: str, run_config, skip: set) -> dict:
@@ -164,7 +169,7 @@ def seed_ensembles(config, workdir: Path, rows: list[dict], size: int, folds=Non
     as cross_validate takes them): --seeds=6,7 --ensemble=2 scores 6+7 even where 8 and 9 have
     finished in the workdir too."""
     folds = {int(k) for k in folds or []}
-    seeds = {int(s) for s in seeds or []} or {config.seed}
+    seeds = set(asked_seeds(config, seeds))
     kind = protocol_kind(config)
     predictions = {(r["fold"], r["seed"]): test_predictions(
         workdir / f"{kind}{r['fold']}_seed{r['seed']}") for r in rows
