@@ -5,7 +5,9 @@ import time
 import jax
 import numpy as np
 
-from jax_ser import config as config_lib, synthetic, train
+from jax_ser import config as config_lib
+from jax_ser.data import synthetic
+from jax_ser.train import trainer
 
 
 def load_config(path: str):
@@ -13,10 +15,10 @@ def load_config(path: str):
 
 
 def jax_train_step(config, waves: np.ndarray, targets: np.ndarray):
-    """`train.Run(config).train_step` on one fixed batch, as a call without arguments that
+    """`runner.Runner(config).train_step` on one fixed batch, as a call without arguments that
     carries its own train state forward (what training runs); also the Run and the number of
     parameters. Nothing is traced until the first call."""
-    run = train.Run(config, steps_per_epoch=100)
+    run = trainer.Trainer(config, steps_per_epoch=100)
     holder = {"state": run.init()}
     num_params = sum(x.size for x in jax.tree.leaves(holder["state"].params))
     batch = {"wave": run.to_global(waves), "label": run.to_global(targets)}

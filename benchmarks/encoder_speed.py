@@ -1,3 +1,5 @@
+from jax_ser.train import trainer
+
 """Speed of a wav2vec2-base-sized encoder in jax_ser: audio seconds processed per second.
 
   python -m benchmarks.encoder_speed [--config configs/wav2vec2_base_cls.py] [--batch 4] [--seconds 3]
@@ -13,7 +15,6 @@ import jax
 import numpy as np
 
 from benchmarks.common import load_config, seconds_per_call
-from jax_ser import train
 
 
 def main():
@@ -28,7 +29,7 @@ def main():
     config.model.init = "random"
     config.data.clip_seconds = args.seconds
     config.train.batch_size = args.batch
-    run = train.Run(config, steps_per_epoch=10)
+    run = trainer.Trainer(config, steps_per_epoch=10)
     state = run.init()
     params = sum(x.size for x in jax.tree.leaves(state.params))
     rng = np.random.default_rng(0)

@@ -14,7 +14,8 @@ import librosa
 from absl import app, flags
 
 from benchmarks import common
-from jax_ser import config as config_lib, features
+from jax_ser import config as config_lib
+from jax_ser.frontend import features
 
 
 def librosa_kwargs(fc) -> dict:

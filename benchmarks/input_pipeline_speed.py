@@ -4,7 +4,7 @@ against samples/s the config's train step consumes, on the same batches, in one 
   python -m benchmarks.input_pipeline_speed [--config configs/resnet18_mel.py] [--corpus ravdess]
       [--steps 30]
 
-The waveforms come the way training gets them (train.load_data: corpus, split, cached decoding);
+The waveforms come the way training gets them (load.load_data: corpus, split, cached decoding);
 the pipeline is timed from the start of each epoch's tf.data iterator, so its start-up counts, as
 it does in training. The two are timed one after the other: in training they overlap and share
 the host, so the pipeline needs headroom, not just parity.
@@ -20,7 +20,9 @@ from absl import app, flags, logging
 from ml_collections import config_flags
 
 from benchmarks import common
-from jax_ser import input_pipeline, labels, train
+from jax_ser.data import batches as batches_lib
+from jax_ser.data import labels, load
+from jax_ser.train import trainer
 
 REPO = Path(__file__).resolve().parents[1]
 RAVDESS = REPO.parent / "shared" / "data" / "ravdess"
@@ -28,7 +30,7 @@ RAVDESS = REPO.parent / "shared" / "data" / "ravdess"
 
 def training_data(config) -> tuple[list[np.ndarray], np.ndarray]:
     """The training part's decoded waveforms and label indices, as train_and_evaluate has them."""
-    _, parts, decoded = train.load_data(config)
+    _, parts, decoded = load.load_data(config)
     index = {c: i for i, c in enumerate(labels.task_classes(config.data.task))}
     waves = [decoded.waves[u.path] for u in parts["train"]]
     return waves, np.array([index[u.label] for u in parts["train"]], np.int32)
@@ -36,15 +38,15 @@ def training_data(config) -> tuple[list[np.ndarray], np.ndarray]:
 
 def benchmark(config, *, steps: int = 30) -> dict:
     """Prints samples/s of the pipeline and of the train step and their ratio; returns them."""
-    input_pipeline.hide_gpus_from_tf()
+    batches_lib.hide_gpus_from_tf()
     waves, targets = training_data(config)
     batch_size = config.train.batch_size
-    run = train.Run(config, steps_per_epoch=max(1, len(waves) // batch_size))
+    run = trainer.Trainer(config, steps_per_epoch=max(1, len(waves) // batch_size))
 
     def batches():
         """Epoch after epoch, as the training loop asks for them."""
         for epoch in itertools.count():
-            yield from input_pipeline.train_batches(
+            yield from batches_lib.train_batches(
                 waves, targets, global_batch=batch_size, clip_samples=run.clip_samples,
                 seed=config.seed, epoch=epoch)
 

@@ -1,9 +1,9 @@
-"""Real-time factor of labelling a long recording with jax_ser.predict's Predictor.
+"""Real-time factor of labelling a long recording with jax_ser.evaluate.trained (what jax_ser.predict uses).
 
   python -m benchmarks.predict_speed [--workdir runs/demo] [--minutes 10] [--repeats 3]
 
 The recording is synthetic speech with pauses, written as a 16-bit WAV, and goes through
-Predictor.predict_file as `python -m jax_ser.predict` does it: decoding, trimming, sliding windows
+Trained.predict_file as `python -m jax_ser.predict` does it: decoding, trimming, sliding windows
 and the jitted evaluation step. RTF = processing time / audio duration, from the calls after the
 first; the first call's extra time (compilation) is reported on its own. Without --workdir, a
 workdir of freshly initialised weights of --config is written to a temporary folder: the speed does
@@ -21,16 +21,19 @@ from absl import app, flags, logging
 from ml_collections import config_flags
 
 from benchmarks import common
-from jax_ser import checkpoints, input_pipeline, predict, train
+from jax_ser.config import workdir as workdir_lib
+from jax_ser.data import batches
+from jax_ser.evaluate import runner, trained
+from jax_ser.train import checkpoints
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 def write_workdir(config, workdir: Path) -> None:
-    """What Predictor reads, written as train.py writes it: config.json and a `best` checkpoint."""
+    """What a trained run holds, written as train.py writes it: config.json and a `best` checkpoint."""
     workdir.mkdir(parents=True)
-    train.save_or_check_config(config, workdir)
-    state = train.Run(config).init()
+    workdir_lib.save_or_check_config(config, workdir)
+    state = runner.Runner(config).init()
     ckpts = checkpoints.Checkpoints(workdir / "checkpoints")
     ckpts.save_best(0, {"params": state.params, "model_state": state.model_state},
                     {"epoch": 0, "score": 0.0})
@@ -41,7 +44,7 @@ def write_workdir(config, workdir: Path) -> None:
 def benchmark(config=None, *, workdir: str = "", minutes: float = 10.0,
               repeats: int = 3) -> dict:
     """Prints the load, first-call and steady times and the RTF; returns them (seconds)."""
-    input_pipeline.hide_gpus_from_tf()
+    batches.hide_gpus_from_tf()
     with tempfile.TemporaryDirectory(prefix="predict_speed_") as tmp:
         tmp = Path(tmp)
         if not workdir:
@@ -55,7 +58,7 @@ def benchmark(config=None, *, workdir: str = "", minutes: float = 10.0,
         duration = sf.info(recording).duration
 
         start = time.perf_counter()
-        predictor = predict.Predictor(workdir)
+        predictor = trained.Trained(workdir)
         load = time.perf_counter() - start
         times = []
         for _ in range(1 + repeats):  # the first call compiles the evaluation step
@@ -70,7 +73,7 @@ def benchmark(config=None, *, workdir: str = "", minutes: float = 10.0,
           f"{config.model.name}, {windows} windows of {config.data.clip_seconds:g} s (half-window "
           f"hop) in a {duration / 60:.1f} min recording")
     common.print_table(("stage", "seconds", "real-time factor"), [
-        ("load workdir (Predictor)", load, load / duration),
+        ("load workdir (trained.Trained)", load, load / duration),
         ("first call's extra time (compilation)", first - steady, (first - steady) / duration),
         (f"predict_file (median of {repeats})", steady, figures["rtf"]),
     ])

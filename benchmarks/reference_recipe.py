@@ -13,7 +13,7 @@ masks filled with 0 (the mean of the utterance-normalised log-mel), one mixup we
 the last partial batch of an epoch dropped. `recipe_config()` holds every setting.
 
 The data, the loop over folds and the scoring are jax_ser's own: jax_ser.cross_validate runs
-every fold and seed with `train_run` in place of jax_ser's training, and train.load_data gives
+every fold and seed with `train_run` in place of jax_ser's training, and load.load_data gives
 each run its split ("fold:K", data.fold_size test speakers, data.val_speakers validation
 speakers) and the same cached, trimmed and peak-normalised 16 kHz waveforms; scores come from
 jax_ser.metrics.classification_report. The features, model and training are PyTorch
@@ -35,15 +35,12 @@ from absl import app, flags, logging
 from torch import nn
 
 from benchmarks.torch_models import adamw, torch_model
-from jax_ser import (
-    audio,
-    config as config_lib,
-    cross_validate as cv,
-    input_pipeline,
-    labels,
-    metrics,
-    train,
-)
+from jax_ser import config as config_lib
+from jax_ser import errors
+from jax_ser.config import workdir as workdir_lib
+from jax_ser.data import audio, batches, labels, load
+from jax_ser.evaluate import metrics, tables
+from jax_ser.train import cross_validation
 
 
 def recipe_config():
@@ -61,7 +58,7 @@ def recipe_config():
     config.train.warmup_epochs = 0.0
     config.train.grad_clip_norm = 0.0
     config.train.label_smoothing = 0.1
-    config.train.temperature_scaling = False
+    config.eval.temperature_scaling = False
     config.augment.spec_time_masks = 2
     config.augment.spec_time_mask_width = 20
     config.augment.spec_freq_masks = 2
@@ -114,7 +111,7 @@ def train_fold(config, parts: dict, decoded, *, fold: int, seed: int) -> dict:
     for epoch in range(1, tc.num_epochs + 1):
         t_epoch = time.time()
         model.train()
-        order = input_pipeline.epoch_order(len(waves["train"]), tc.batch_size,
+        order = batches.epoch_order(len(waves["train"]), tc.batch_size,
                                            int(rng.integers(2**31)), epoch)
         losses = []
         for batch in order:
@@ -128,7 +125,7 @@ def train_fold(config, parts: dict, decoded, *, fold: int, seed: int) -> dict:
         if parts["val"]:
             val = metrics.classification_report(
                 targets["val"], predict(config, model, waves["val"], device), class_names)
-            record.update({f"val_{m}": val[m] for m in cv.METRICS})
+            record.update({f"val_{m}": val[m] for m in tables.METRICS})
             improved = val["ua"] > best_ua
             if improved:
                 best_ua, best_epoch = val["ua"], epoch
@@ -192,14 +189,14 @@ def _train_step(config, model, optimizer, wave, target, rng, device) -> float:
 
 
 def predict(config, model, waves: list, device) -> np.ndarray:
-    """Class probabilities [N, C] of the centre crop (data.eval_crops crops, averaged)."""
+    """Class probabilities [N, C] of the centre crop (eval.crops crops, averaged)."""
     clip = int(round(config.data.clip_seconds * config.data.sample_rate))
     model.eval()
     out = []
     with torch.inference_mode():
-        for start in range(0, len(waves), config.train.eval_batch_size):
-            crops = np.stack([audio.eval_crops(w, clip, config.data.eval_crops)
-                              for w in waves[start:start + config.train.eval_batch_size]])
+        for start in range(0, len(waves), config.eval.batch_size):
+            crops = np.stack([audio.eval_crops(w, clip, config.eval.crops)
+                              for w in waves[start:start + config.eval.batch_size]])
             b, k = crops.shape[:2]
             x = torch.from_numpy(crops.reshape(b * k, clip).astype(np.float32)).to(device)
             probs = torch.softmax(model(x).double(), dim=-1).reshape(b, k, -1).mean(dim=1)
@@ -209,12 +206,12 @@ def predict(config, model, waves: list, device) -> np.ndarray:
 
 def train_run(config, run_dir) -> dict:
     """One fold and seed of the recipe in `run_dir`, for jax_ser.cross_validate: the split and
-    waveforms from jax_ser's data layer (train.load_data), PyTorch training (train_fold), and
+    waveforms from jax_ser's data layer (load.load_data), PyTorch training (train_fold), and
     metrics.json, written whole or not at all."""
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    train.save_or_check_config(config, run_dir)
-    _, parts, decoded = train.load_data(config)
+    workdir_lib.save_or_check_config(config, run_dir)
+    _, parts, decoded = load.load_data(config)
     fold = int(config.data.split.partition(":")[2])
     results = train_fold(config, parts, decoded, fold=fold, seed=config.seed)
     finished = run_dir / "metrics.json"
@@ -227,7 +224,7 @@ def train_run(config, run_dir) -> dict:
 def cross_validate(config, workdir, folds=None, seeds=None) -> list[dict]:
     """Every fold (and seed) of the recipe through jax_ser.cross_validate's loop (its folds,
     read-back of finished runs and summary tables); returns the table rows."""
-    return cv.cross_validate(config, workdir, folds, seeds, train_fn=train_run)
+    return cross_validation.cross_validate(config, workdir, folds, seeds, train_fn=train_run)
 
 
 def main(argv):
@@ -245,10 +242,10 @@ def main(argv):
     config.train.num_epochs = f.epochs
     try:
         rows = cross_validate(config, f.workdir, f.folds, f.seeds)
-    except (config_lib.ConfigError, input_pipeline.DataError, FileNotFoundError) as e:
+    except (errors.ConfigError, errors.DataError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    print(cv.write_tables(rows, Path(f.workdir)))
+    print(tables.write_tables(rows, Path(f.workdir)))
     print(f"tables in {Path(f.workdir) / 'summary.md'} and summary.csv")
     return 0
 

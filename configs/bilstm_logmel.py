@@ -1,10 +1,14 @@
-"""2-layer bidirectional LSTM on 128-band log-mel with dropout and a linear classifier.
+"""2-layer bidirectional LSTM (128 units per direction) on 128-band log-mel, dropout 0.3, mean over
+frames; a 20 ms hop halves the recurrence length.
 
-  python -m jax_ser.main --config configs/bilstm_logmel.py --workdir runs/bilstm
+  python -m jax_ser.main --config configs/bilstm_logmel.py --workdir runs/bilstm_logmel
+  python -m jax_ser.cross_validate --config configs/bilstm_logmel.py \
+      --workdir runs/ravdess/bilstm_logmel \
+      --config.data.corpus=ravdess --config.data.root=/path/to/RAVDESS
 
-128 units per direction, dropout 0.3 between the layers and before the classifier, mean over
-frames. Frames every 20 ms (hop 320) halve the recurrence length of the default 10 ms hop.
-RAVDESS results: README.md, "Reference systems".
+Measured: UA 0.453 ± 0.069, WA 0.468 ± 0.069, macro-F1 0.446 ± 0.078 (RAVDESS actors 01-20, 5 folds
+of 4 test actors, 2 validation actors, seed 0, 2-core CPU, JAX 0.10.2). Results:
+results/reference_systems.md.
 """
 
 from jax_ser.config import base_config

@@ -1,18 +1,17 @@
-"""LSTM + dense layers on 15 MFCCs, trained on random crops of `sequence_length` frames.
+"""LSTM (128 units) + dense layers of 128 and 64 ReLU units on 15 MFCCs, trained on random crops of
+`sequence_length` (100) frames, evaluated on the centre window. Other representations:
+--config.features.name=mel --config.features.n_mels=80; three dense layers:
+--config.model.dense=(256,128,64); encoder frames: --config.data.precomputed=DIR
+--config.features.name=precomputed (DIR from python -m jax_ser.extract_features).
 
-  python -m jax_ser.main --config configs/lstm_dense_mfcc.py --workdir runs/lstm_dense
+  python -m jax_ser.main --config configs/lstm_dense_mfcc.py --workdir runs/lstm_dense_mfcc
+  python -m jax_ser.cross_validate --config configs/lstm_dense_mfcc.py \
+      --workdir runs/ravdess/lstm_dense_mfcc \
+      --config.data.corpus=ravdess --config.data.root=/path/to/RAVDESS
 
-Each MFCC is standardised over the corpus (an affine-free BatchNorm at the input), then an LSTM
-of 128 units, its last state through dense layers of 128 and 64 ReLU units (dropout 0.2) and a
-linear classifier. Training takes a random window of 100 frames (1 s) per utterance,
-evaluation the centre window. Other representations of the reports, by override:
-  mel 80:        --config.features.name=mel --config.features.n_mels=80
-  spectrogram:   --config.features.name=spectrogram --config.features.n_fft=1024
-                 --config.features.win_length=1024 --config.features.hop_length=256  (513 bins)
-  encoder frames: --config.data.precomputed=DIR --config.features.name=precomputed
-                 (DIR from python -m jax_ser.extract_features)
-Three dense layers: --config.model.dense=(256,128,64). RAVDESS results and the ablations over
-sequence length and depth: README.md, "Reference systems".
+Measured: UA 0.233 ± 0.044, WA 0.248 ± 0.047, macro-F1 0.204 ± 0.048; three dense layers 0.236 ±
+0.024 UA (results/dense_layers_ablation.md) (RAVDESS actors 01-20, 5 folds of 4 test actors, 2
+validation actors, seed 0, 2-core CPU, JAX 0.10.2). Results: results/reference_systems.md.
 """
 
 from jax_ser.config import base_config

@@ -1,11 +1,14 @@
-"""MLP (one hidden layer of 300 ReLU units) on time-pooled MFCC statistics, in JAX.
+"""MLP (300 ReLU units, dropout 0.3) on the mean and std over time of 40 MFCCs, in JAX: the twin of
+configs/classical_mlp.py, trained through the same jitted step as every other model.
 
-  python -m jax_ser.main --config configs/mlp_pooled.py --workdir runs/mlp
+  python -m jax_ser.main --config configs/mlp_pooled.py --workdir runs/mlp_pooled
+  python -m jax_ser.cross_validate --config configs/mlp_pooled.py \
+      --workdir runs/ravdess/mlp_pooled \
+      --config.data.corpus=ravdess --config.data.root=/path/to/RAVDESS
 
-The JAX twin of the classical scikit-learn MLP (configs/classical_mlp.py): the utterance's mean
-and standard deviation over time of 40 MFCCs, standardised, through 300 ReLU units and dropout
-0.3. It trains through the same jitted step as every other model, so the two can be compared for
-speed and accuracy. RAVDESS results: README.md, "Reference systems".
+Measured: UA 0.441 ± 0.035, WA 0.456 ± 0.041, macro-F1 0.435 ± 0.041 (RAVDESS actors 01-20, 5 folds
+of 4 test actors, 2 validation actors, seed 0, 2-core CPU, JAX 0.10.2). Results:
+results/reference_systems.md.
 """
 
 from jax_ser.config import base_config

@@ -3,11 +3,9 @@
   python -m jax_ser.main --config configs/resnet18_imagenet_mel.py --workdir runs/rn18_imagenet \
       --config.model.checkpoint=/path/to/resnet18-f37072fd.pth
 
-The weights file comes from https://download.pytorch.org/models/resnet18-f37072fd.pth (fetch it on
-a machine with network). The stem and first stage stay frozen (model.freeze_stages=1); the
-classifier is new. Without the file, --config.model.init=random trains the same network from scratch.
-
-Result: not measured yet; the development machine has no ImageNet weights file and no network.
+The weights file is https://download.pytorch.org/models/resnet18-f37072fd.pth. The stem and first
+stage stay frozen (model.freeze_stages=1); the classifier is new. --config.model.init=random trains
+the same network from scratch. Not measured yet.
 """
 
 from jax_ser.config import base_config

@@ -3,12 +3,9 @@
   python -m jax_ser.main --config configs/wav2vec2_base_cls.py --workdir runs/wav2vec2_base_cls \
       --config.model.checkpoint=/models/wav2vec2-base
 
-`model.checkpoint` is a local copy of facebook/wav2vec2-base
-(README: "Pretrained weights"), or the hub id itself where there is a network.
---config.model.init=random trains the architecture from scratch.
-
-Result: not measured yet. The development machine has no pretrained weights and no network,
-and fine-tuning at this size on its 2-core CPU is too slow (README: encoder speed).
+`model.checkpoint` is a local copy of the Hugging Face checkpoint (docs/pretrained.md), or the hub
+id where there is a network; --config.model.init=random trains the architecture from scratch. Not
+measured yet.
 """
 
 from jax_ser.config import base_config, fine_tuning

@@ -1,15 +1,11 @@
-"""WavLM base+ frozen, weighted sum of its layers, deep MLP head with batch norm and dropout
-(the reports' "WavLM + classifier").
+"""WavLM base+ frozen, a weighted sum of its layers, and an MLP head with batch norm and dropout.
 
   python -m jax_ser.main --config configs/wavlm_mlp.py --workdir runs/wavlm_mlp \
       --config.model.checkpoint=/models/wavlm-base-plus
 
-`model.checkpoint` is a local copy of microsoft/wavlm-base-plus
-(README: "Pretrained weights"), or the hub id itself where there is a network.
---config.model.init=random trains the architecture from scratch.
-
-Result: not measured yet. The development machine has no pretrained weights and no network,
-and fine-tuning at this size on its 2-core CPU is too slow (README: encoder speed).
+`model.checkpoint` is a local copy of the Hugging Face checkpoint (docs/pretrained.md), or the hub
+id where there is a network; --config.model.init=random trains the architecture from scratch. Not
+measured yet.
 """
 
 from jax_ser.config import base_config, fine_tuning

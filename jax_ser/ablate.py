@@ -21,13 +21,16 @@ from pathlib import Path
 from absl import app, flags, logging
 from ml_collections import config_flags
 
-from jax_ser import config as config_lib, cross_validate as cv, input_pipeline
+from jax_ser import config as config_lib
+from jax_ser import errors
+from jax_ser.evaluate import tables
+from jax_ser.train import cross_validation
 
 
 def load_grid(config_file: str) -> dict:
     module = config_lib.load_module(config_file)
     if not hasattr(module, "get_grid"):
-        raise config_lib.ConfigError(f"{config_file} defines no get_grid() for the ablation")
+        raise errors.ConfigError(f"{config_file} defines no get_grid() for the ablation")
     return module.get_grid()
 
 
@@ -64,7 +67,7 @@ def cell_config(config, overrides: dict):
                 node = node[part]
             node[field] = value
         except (KeyError, AttributeError, TypeError) as e:
-            raise config_lib.ConfigError(f"ablation override {key}={value!r}: {e}") from None
+            raise errors.ConfigError(f"ablation override {key}={value!r}: {e}") from None
     return config
 
 
@@ -77,7 +80,7 @@ def ablate(config, grid: dict, workdir, folds=None, seeds=None, only=None) -> li
     for index, (name, overrides) in enumerate(all_cells):
         if only is None or index in only:
             print(f"cell {index}: {name}", file=sys.stderr)
-            cv.cross_validate(cell_config(config, overrides), workdir / name, folds, seeds)
+            cross_validation.cross_validate(cell_config(config, overrides), workdir / name, folds, seeds)
     return collect(workdir, [name for name, _ in all_cells])
 
 
@@ -92,8 +95,8 @@ def collect(workdir: Path, names: list[str]) -> list[dict]:
         with open(path, newline="") as f:
             runs = list(csv.DictReader(f))
         row = {"cell": name, "runs": len(runs)}
-        for m in cv.METRICS:
-            row[m], row[f"{m}_std"] = cv.mean_and_std([float(r[m]) for r in runs])
+        for m in tables.METRICS:
+            row[m], row[f"{m}_std"] = tables.mean_and_std([float(r[m]) for r in runs])
         row["time_s"] = float(sum(float(r["train_time_s"]) for r in runs))
         rows.append(row)
     if rows:
@@ -110,7 +113,7 @@ def write_tables(rows: list[dict], workdir: Path) -> str:
         writer.writerows(rows)
     lines = ["| cell | runs | UA | WA | macro-F1 | time (s) |", "|---|---:|---:|---:|---:|---:|"]
     for r in rows:
-        scores = " | ".join(f"{r[m]:.3f} ± {r[m + '_std']:.3f}" for m in cv.METRICS)
+        scores = " | ".join(f"{r[m]:.3f} ± {r[m + '_std']:.3f}" for m in tables.METRICS)
         lines.append(f"| {r['cell']} | {r['runs']} | {scores} | {r['time_s']:.0f} |")
     table = "\n".join(lines) + "\n"
     (workdir / "ablation.md").write_text(table)
@@ -132,7 +135,7 @@ def main(argv):
         rows = ablate(FLAGS.config, grid, FLAGS.workdir, FLAGS.folds, FLAGS.seeds, only)
         if not rows:
             raise FileNotFoundError(f"no finished cell in {FLAGS.workdir}")
-    except (config_lib.ConfigError, input_pipeline.DataError, FileNotFoundError) as e:
+    except (errors.ConfigError, errors.DataError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     print(write_tables(rows, Path(FLAGS.workdir)))

@@ -3,7 +3,7 @@ from only some of their recordings.
 
   python -m jax_ser.adaptation_sets --workdir runs/ravdess_best [--seed 0]
 
-A model with features.normalize=speaker or train.bn_statistics=speaker takes each test
+A model with features.normalize=speaker or adapt.bn_statistics=speaker takes each test
 speaker's statistics from all of their test recordings: on RAVDESS, 60 recordings covering every
 emotion. A user may have fewer, or mostly one emotion. For each finished run in the workdir (a
 run, or a cross_validate folder of them) and each set below, every test speaker's statistics
@@ -24,8 +24,10 @@ from pathlib import Path
 import numpy as np
 from absl import app, flags, logging
 
-from jax_ser import (adabn, cross_validate, input_pipeline, metrics, predict, speaker_norm,
-                     train)
+from jax_ser.adapt import adabn
+from jax_ser.data import batches, load
+from jax_ser.errors import DataError
+from jax_ser.evaluate import metrics, tables, trained
 
 LOW_AROUSAL = {"neutral", "calm", "sad", "boredom"}
 SETS = {
@@ -38,26 +40,18 @@ SETS = {
 }
 
 
-def run_dirs(workdir: Path) -> list[Path]:
-    """The workdir itself if it is a finished run, else its finished fold runs."""
-    if (workdir / "metrics.json").exists():
-        return [workdir]
-    return sorted(p.parent for p in workdir.glob("*_seed*/metrics.json"))
-
-
 def set_scores(run_dir: Path, seed: int = 0) -> dict[str, float]:
     """{set: test UA} of one run, each test speaker adapted to that set of their recordings."""
-    predictor = predict.Predictor(run_dir)
-    if not predictor.needs_speaker:
+    model = trained.Trained(run_dir)
+    if not model.needs_speaker:
         raise ValueError(f"{run_dir} does not adapt to the speaker (features.normalize="
-                         f"{predictor.config.features.normalize}, train.bn_statistics="
-                         f"{predictor.config.train.bn_statistics})")
-    config, run = predictor.config, predictor.run
-    _, parts, decoded = train.load_data(config)
+                         f"{model.config.features.normalize}, adapt.bn_statistics="
+                         f"{model.config.adapt.bn_statistics})")
+    run = model.runner
+    _, parts, decoded = load.load_data(model.config)
     test = parts["test"]
     index = {c: i for i, c in enumerate(run.class_names)}
     truth = np.array([index[u.label] for u in test])
-    feature_config = input_pipeline.feature_config(config)
     groups = adabn.speaker_groups([u.speaker_key for u in test])
     scores = {}
     for name, pick in SETS.items():
@@ -69,15 +63,8 @@ def set_scores(run_dir: Path, seed: int = 0) -> dict[str, float]:
             chosen = pick([test[i].label for i in own], rng)
             if not len(chosen):
                 raise ValueError(f"{run_dir}: speaker {speaker} has no recording in set {name}")
-            subset = [waves[i] for i in chosen]
-            stats = None
-            if config.features.normalize == "speaker":
-                stats = speaker_norm.statistics(subset, feature_config, run.clip_samples)
-            tile = lambda n: None if stats is None else np.repeat(stats[None], n, 0)
-            state = predictor.state
-            if config.train.bn_statistics == "speaker":
-                state = run.speaker_state(state, subset, speaker_stats=tile(len(subset)))
-            probs[own] = run.predict_probs(state, waves, speaker_stats=tile(len(waves)))
+            adapted = run.adapt(model.state, [waves[i] for i in chosen])
+            probs[own] = run.labelled(adapted, waves)
         scores[name] = metrics.classification_report(truth, probs, run.class_names)["ua"]
         logging.info("%s, statistics from %s: UA %.3f", run_dir.name, name, scores[name])
     return scores
@@ -90,7 +77,7 @@ def write_table(rows: dict[str, dict[str, float]], workdir: Path) -> str:
              "|---|---:|" + "---:|" * len(names)]
     for s in SETS:
         values = [rows[n][s] for n in names]
-        lines.append(f"| {s} | {cross_validate.mean_std(values)} | "
+        lines.append(f"| {s} | {tables.mean_std(values)} | "
                      + " | ".join(f"{v:.3f}" for v in values) + " |")
     table = "\n".join(lines) + "\n"
     (workdir / "adaptation_sets.md").write_text(table)
@@ -101,14 +88,14 @@ def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
     workdir = Path(flags.FLAGS.workdir)
-    dirs = run_dirs(workdir)
+    dirs = tables.run_dirs(workdir)
     if not dirs:
         print(f"error: no finished run in {workdir}", file=sys.stderr)
         return 2
-    input_pipeline.hide_gpus_from_tf()
+    batches.hide_gpus_from_tf()
     try:
         rows = {d.name: set_scores(d, flags.FLAGS.seed) for d in dirs}
-    except (ValueError, FileNotFoundError, input_pipeline.DataError) as e:
+    except (ValueError, FileNotFoundError, DataError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     print(write_table(rows, workdir))

@@ -4,7 +4,7 @@
       --train=ravdess,tess,ravdess+tess --test=ravdess,tess \
       --roots=ravdess=/data/RAVDESS,tess=/data/TESS [--classes=neutral,happy,sad,angry]
 
-Each --train item (corpora joined by "+") is one ordinary training run, train.train_and_evaluate,
+Each --train item (corpora joined by "+") is one ordinary training run, loop.train_and_evaluate,
 in <workdir>/train_<item>, with the config's split (data.split) over that item's speakers. Every
 run and every test uses the same classes: those all the named corpora have after the config's task
 (data.task, jax_ser.labels) maps their labels, or --classes; utterances of other classes are left
@@ -30,7 +30,12 @@ import numpy as np
 from absl import app, flags, logging
 from ml_collections import config_flags
 
-from jax_ser import config as config_lib, corpora, input_pipeline, labels, metrics, predict, train
+from jax_ser import config as config_lib
+from jax_ser import errors
+from jax_ser.config import workdir as workdir_lib
+from jax_ser.data import batches, cache, corpora, labels, load
+from jax_ser.evaluate import metrics, trained
+from jax_ser.train import loop
 
 METRICS = (("ua", "UA"), ("wa", "WA"), ("macro_f1", "macro-F1"))
 IN_CORPUS = "in-corpus: held-out speakers of the training run's split"
@@ -45,11 +50,11 @@ def parse_train_sets(items) -> list[tuple[str, ...]]:
 
 def corpus_roots(config, roots=()) -> dict[str, str]:
     """Corpus name -> root: the config's data.corpus / data.root pairs, then "name=path" items."""
-    found = {name: root for name, root in config_lib.corpus_list(config)}
+    found = {name: root for name, root in load.corpus_list(config)}
     for item in roots:
         name, sep, path = item.partition("=")
         if not sep or not name.strip():
-            raise config_lib.ConfigError(f"--roots item {item!r} is not name=path")
+            raise errors.ConfigError(f"--roots item {item!r} is not name=path")
         found[name.strip()] = path.strip()
     return found
 
@@ -59,12 +64,12 @@ def shared_classes(config, names, roots: dict[str, str], keep=()) -> tuple[str, 
     task_classes = labels.task_classes(config.data.task)
     per_corpus = {}
     for name in names:
-        if name not in corpora.NAMES:
-            raise config_lib.ConfigError(
-                f"unknown corpus {name!r}; known: {', '.join(corpora.NAMES)}"
+        if name not in corpora.names():
+            raise errors.ConfigError(
+                f"unknown corpus {name!r}; known: {', '.join(corpora.names())}"
             )
         if not roots.get(name) and name != "synthetic":
-            raise config_lib.ConfigError(
+            raise errors.ConfigError(
                 f"no root for corpus {name!r}: pass --roots={name}=/path/to/{name}"
             )
         read = labels.apply_task(corpora.read(name, roots.get(name) or None), config.data.task)
@@ -72,14 +77,14 @@ def shared_classes(config, names, roots: dict[str, str], keep=()) -> tuple[str, 
     wanted = set(keep) if keep else set.intersection(*per_corpus.values())
     lacking = {n: sorted(wanted - have) for n, have in per_corpus.items() if wanted - have}
     if keep and (set(keep) - set(task_classes) or lacking):
-        raise config_lib.ConfigError(
+        raise errors.ConfigError(
             f"--classes: {', '.join(keep)} must be classes of task {config.data.task} "
             f"({', '.join(task_classes)}) that every corpus has; missing: {lacking}"
         )
     classes = tuple(c for c in task_classes if c in wanted)
     if len(classes) < 2:
         listing = "; ".join(f"{n}: {', '.join(sorted(c))}" for n, c in per_corpus.items())
-        raise input_pipeline.DataError(
+        raise errors.DataError(
             f"the corpora share fewer than two classes of task {config.data.task} ({listing})"
         )
     return classes
@@ -100,14 +105,14 @@ def cross_corpus(config, workdir, train_items, test_names, roots=(), classes=())
     train_sets = parse_train_sets(train_items)
     test_names = [n.strip() for n in test_names if n.strip()]
     if not train_sets or not test_names:
-        raise config_lib.ConfigError("--train and --test each need at least one corpus")
+        raise errors.ConfigError("--train and --test each need at least one corpus")
     if config.data.split == "random":
-        raise config_lib.ConfigError(
+        raise errors.ConfigError(
             "config.data.split=random shares speakers between train and test; cross-corpus "
             "cells on a trained corpus must test held-out speakers (use fold:K, loso:..., final)"
         )
     if config.data.precomputed:
-        raise config_lib.ConfigError(
+        raise errors.ConfigError(
             "config.data.precomputed: cross-corpus tests decode the test corpora's audio; "
             "train on audio"
         )
@@ -120,7 +125,7 @@ def cross_corpus(config, workdir, train_items, test_names, roots=(), classes=())
     configs = {s: run_config(config, s, roots, task) for s in train_sets}
     for c in configs.values():  # every run must be valid before the first one trains
         config_lib.validate(c)
-    input_pipeline.hide_gpus_from_tf()
+    batches.hide_gpus_from_tf()
     print(f"classes shared by {', '.join(names)}: {', '.join(kept)}", file=sys.stderr)
     cells = []
     for train_set, c in configs.items():
@@ -128,13 +133,13 @@ def cross_corpus(config, workdir, train_items, test_names, roots=(), classes=())
         run_dir = workdir / f"train_{name}"
         finished = run_dir / "metrics.json"
         if finished.exists():
-            train.save_or_check_config(c, run_dir)
+            workdir_lib.save_or_check_config(c, run_dir)
             results = json.loads(finished.read_text())
             print(f"train {name}: finished earlier, read {finished}", file=sys.stderr)
         else:
             print(f"train {name}", file=sys.stderr)
-            results = train.train_and_evaluate(c, run_dir)
-        predictor = None
+            results = loop.train_and_evaluate(c, run_dir)
+        model = None
         for test in test_names:
             path = run_dir / f"test_{test}.json"
             if path.exists():
@@ -143,8 +148,8 @@ def cross_corpus(config, workdir, train_items, test_names, roots=(), classes=())
                 if test in train_set:
                     cell = _held_out_cell(run_dir, test, kept, results)
                 else:
-                    predictor = predictor or predict.Predictor(run_dir)
-                    cell = _other_corpus_cell(predictor, c, test, roots, task, kept)
+                    model = model or trained.Trained(run_dir)
+                    cell = _other_corpus_cell(model, c, test, roots, task, kept)
                 cell = {"train": name, "test": test, "classes": list(kept), **cell}
                 path.write_text(json.dumps(cell, indent=2))
             cells.append(cell)
@@ -169,17 +174,15 @@ def _held_out_cell(run_dir: Path, corpus: str, classes, results: dict) -> dict:
     return {"protocol": IN_CORPUS, **_scores(report), "speakers": speakers, "report": report}
 
 
-def _other_corpus_cell(predictor, config, corpus: str, roots, task: str, classes) -> dict:
+def _other_corpus_cell(model, config, corpus: str, roots, task: str, classes) -> dict:
     """Every utterance of a corpus the run did not train on, through its best checkpoint."""
     utterances = labels.apply_task(corpora.read(corpus, roots.get(corpus) or None), task)
-    decoded = input_pipeline.decode(utterances, config.data)
+    decoded = cache.decode(utterances, config.data)
     utterances = [u for u in utterances if u.path in decoded.waves]
     if not utterances:
-        raise input_pipeline.DataError(f"no readable utterance of {corpus} in classes {classes}")
+        raise errors.DataError(f"no readable utterance of {corpus} in classes {classes}")
     waves = [decoded.waves[u.path] for u in utterances]
-    probs = predictor.run.predict_probs(
-        predictor.state, waves, speaker_stats=train.speaker_statistics(config, utterances, waves),
-        speakers=[u.speaker_key for u in utterances])
+    probs = model.runner.probs(model.state, waves, speakers=[u.speaker_key for u in utterances])
     index = {c: i for i, c in enumerate(classes)}
     report = metrics.classification_report(
         np.array([index[u.label] for u in utterances]), probs, classes
@@ -240,7 +243,7 @@ def main(argv):
     try:
         cells = cross_corpus(FLAGS.config, FLAGS.workdir, FLAGS.train, FLAGS.test, FLAGS.roots,
                              FLAGS.classes)
-    except (config_lib.ConfigError, input_pipeline.DataError, FileNotFoundError) as e:
+    except (errors.ConfigError, errors.DataError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     print(write_tables(cells, Path(FLAGS.workdir), FLAGS.config.data.split))

@@ -23,38 +23,41 @@ import tqdm
 from absl import app, flags, logging
 from ml_collections import config_flags
 
-from jax_ser import config as config_lib, input_pipeline, train
-from jax_ser.encoders.wav2vec2 import Encoder, feat_extract_output_lengths
+from jax_ser import config as config_lib
+from jax_ser import errors
+from jax_ser.data import cache, load
+from jax_ser.evaluate import runner
+from jax_ser.models.pretrained.wav2vec2 import Encoder, feat_extract_output_lengths
 
 
 def extract(config, output: str | Path, layer: str = "-1") -> dict:
     config_lib.validate(config)
     if config.model.name != "wav2vec2":
-        raise config_lib.ConfigError(
+        raise errors.ConfigError(
             f"config.model.name: {config.model.name!r} is not an encoder "
             "(extract_features needs model.name=wav2vec2)"
         )
-    run = train.Run(config)
+    run = runner.Runner(config)
     params = run.init().params["encoder"]
     encoder_config = run.model.encoder_config()
     if layer != "cnn" and not (
         layer.lstrip("-").isdigit()
         and -encoder_config.num_hidden_layers - 1 <= int(layer) <= encoder_config.num_hidden_layers
     ):
-        raise config_lib.ConfigError(
+        raise errors.ConfigError(
             f"--layer={layer}: give cnn or a layer in [-1, {encoder_config.num_hidden_layers}]"
         )
     encoder = Encoder(encoder_config)
     if config.features.name != "waveform":
-        raise config_lib.ConfigError("config.features.name must be waveform for an encoder")
+        raise errors.ConfigError("config.features.name must be waveform for an encoder")
 
     @jax.jit
     def encode(params, wave, mask):
         out = encoder.apply({"params": params}, wave, attention_mask=mask)
         return out["extract_features"] if layer == "cnn" else out["hidden_states"][int(layer)]
 
-    utterances = train.read_utterances(config)
-    decoded = input_pipeline.decode(utterances, config.data)
+    utterances = load.read_utterances(config)
+    decoded = cache.decode(utterances, config.data)
     second = config.data.sample_rate
     paths, chunks = [], []
     for u in tqdm.tqdm(utterances, desc="encoding", disable=not sys.stderr.isatty()):
@@ -101,7 +104,7 @@ def main(argv):
     logging.set_verbosity(logging.WARNING)
     try:
         meta = extract(flags.FLAGS.config, flags.FLAGS.output, flags.FLAGS.layer)
-    except (config_lib.ConfigError, input_pipeline.DataError, FileNotFoundError) as e:
+    except (errors.ConfigError, errors.DataError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     print(

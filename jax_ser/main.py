@@ -16,7 +16,7 @@ import jax
 from absl import app, flags, logging
 from ml_collections import config_flags
 
-from jax_ser import config as config_lib
+from jax_ser import errors
 
 
 def init_distributed() -> None:
@@ -41,12 +41,12 @@ def main(argv):
     logging.set_verbosity(logging.WARNING)  # orbax and jax log every step of a save at INFO
     # Imported here: the flag parser refuses a mistyped or ill-typed override before main runs,
     # and that error should not wait for TensorFlow's import (seconds).
-    from jax_ser import input_pipeline, train
+    from jax_ser.train import loop
 
     init_distributed()
     try:
-        results = train.train_and_evaluate(flags.FLAGS.config, flags.FLAGS.workdir)
-    except (config_lib.ConfigError, input_pipeline.DataError, FileNotFoundError) as e:
+        results = loop.train_and_evaluate(flags.FLAGS.config, flags.FLAGS.workdir)
+    except (errors.ConfigError, errors.DataError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     print(summary(results, flags.FLAGS.workdir))

@@ -38,11 +38,12 @@ if [[ -z $folds ]]; then
 import sys
 from absl import flags
 from ml_collections import config_flags
-from jax_ser import splits, train
+from jax_ser.data import load
+from jax_ser.train import cross_validation
 config_flags.DEFINE_config_file("config", None, "")
 flags.FLAGS(["x", f"--config={sys.argv[1]}", *sys.argv[2:]])
 c = flags.FLAGS.config
-print(",".join(str(k) for k in range(len(splits.speaker_folds(train.read_utterances(c), c.data.fold_size)))))
+print(",".join(cross_validation.protocol_runs(c, load.read_utterances(c))[1]))
 PY
 )
 fi

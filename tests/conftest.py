@@ -1,3 +1,5 @@
+from jax_ser.train import loop
+
 """Shared fixtures: private cache folders and a small generated corpus in RAVDESS layout."""
 
 import os
@@ -28,7 +30,7 @@ SHARED_DATA = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "dat
 @pytest.fixture(scope="session")
 def tiny_corpus(tmp_path_factory):
     """8 synthetic speakers (480 files) in RAVDESS layout, readable as corpus `ravdess`."""
-    from jax_ser import synthetic
+    from jax_ser.data import synthetic
 
     root = tmp_path_factory.mktemp("corpus") / "ravdess_like"
     synthetic.generate(root, num_speakers=8)
@@ -46,11 +48,10 @@ def shared_corpus(name: str) -> str:
 @pytest.fixture(scope="session")
 def trained(tiny_corpus, tmp_path_factory):
     """The uninterrupted reference run of tests/tiny_config.py on fold 0: (workdir, results)."""
-    from jax_ser import train
     from tests.e2e import tiny
 
     workdir = tmp_path_factory.mktemp("run")
-    results = train.train_and_evaluate(tiny(tiny_corpus, **{"train.progress_bar": False}), workdir)
+    results = loop.train_and_evaluate(tiny(tiny_corpus, **{"train.progress_bar": False}), workdir)
     return workdir, results
 
 

@@ -14,8 +14,10 @@ import sys
 import jax
 import numpy as np
 
-from jax_ser import checkpoints, input_pipeline, main as main_lib, train as train_lib
+from jax_ser import main as main_lib
 from jax_ser.config import base_config
+from jax_ser.data import batches
+from jax_ser.train import checkpoints, trainer
 
 NUM_STEPS = 4
 
@@ -25,7 +27,7 @@ def config(fsdp: int = 1):
     c.data.clip_seconds = 0.25
     c.train.batch_size = 8
     c.train.schedule, c.train.warmup_epochs = "constant", 0.0
-    c.train.eval_batch_size = 8
+    c.eval.batch_size = 8
     c.train.fsdp = fsdp
     return c
 
@@ -40,11 +42,11 @@ def data(clip_samples: int):
 def train(c, num_steps: int = NUM_STEPS):
     """(run, state, losses, validation probabilities) of `num_steps` steps, each process feeding
     its own slice of every batch."""
-    run = train_lib.Run(c, steps_per_epoch=num_steps)
+    run = trainer.Trainer(c, steps_per_epoch=num_steps)
     state = run.init()
     waves, labels = data(run.clip_samples)
     losses = []
-    for batch in input_pipeline.train_batches(
+    for batch in batches.train_batches(
         waves,
         labels,
         global_batch=c.train.batch_size,
@@ -59,7 +61,7 @@ def train(c, num_steps: int = NUM_STEPS):
         losses.append(float(m["loss"]))
         if len(losses) == num_steps:
             break
-    return run, state, losses, run.predict_probs(state, waves[:10])
+    return run, state, losses, run.probs(state, waves[:10])
 
 
 def main(out: str, fsdps: str = "1", checkpoint: str = "") -> None:

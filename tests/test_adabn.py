@@ -1,4 +1,4 @@
-"""Each speaker's own BatchNorm statistics at evaluation (train.bn_statistics=speaker,
+"""Each speaker's own BatchNorm statistics at evaluation (adapt.bn_statistics=speaker,
 jax_ser.adabn): the statistics are those of the speaker's real crops, layer after layer, and a
 speaker's probabilities depend on their own recordings alone."""
 
@@ -8,7 +8,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jax_ser import adabn, config as config_lib, train
+from jax_ser import config as config_lib
+from jax_ser import errors
+from jax_ser.adapt import adabn
+from jax_ser.evaluate import runner
 from tests.e2e import tiny
 
 
@@ -66,8 +69,8 @@ def test_pooled_statistics_equal_those_of_all_rows():
 
 @pytest.fixture(scope="module")
 def resnet_run(tiny_corpus):
-    config = tiny(tiny_corpus, **{"train.bn_statistics": "speaker", "train.eval_batch_size": 8})
-    run = train.Run(config)
+    config = tiny(tiny_corpus, **{"adapt.bn_statistics": "speaker", "eval.batch_size": 8})
+    run = runner.Runner(config)
     state = run.init()
     rng = np.random.default_rng(2)
     waves = [rng.normal(size=int(n)).astype(np.float32) * s
@@ -78,17 +81,17 @@ def resnet_run(tiny_corpus):
 def test_speaker_probabilities_depend_on_their_own_recordings_alone(resnet_run):
     run, state, waves = resnet_run
     speakers = ["a", "b", "a", "c", "b", "a", "c", "c", "b"]
-    probs = run.predict_probs(state, waves, speakers=speakers)
+    probs = run.probs(state, waves, speakers=speakers)
     assert probs.shape == (9, 8)
     np.testing.assert_allclose(probs.sum(1), 1, rtol=1e-5)
     a = [i for i, s in enumerate(speakers) if s == "a"]
-    alone = run.predict_probs(state, [waves[i] for i in a], speakers=["a"] * len(a))
+    alone = run.probs(state, [waves[i] for i in a], speakers=["a"] * len(a))
     np.testing.assert_allclose(probs[a], alone, rtol=1e-4, atol=1e-6)
-    adapted = run.speaker_state(state, [waves[i] for i in a])
-    np.testing.assert_allclose(run.predict_probs(adapted, [waves[i] for i in a]), alone,
+    adapted = run.adapt(state, [waves[i] for i in a]).state
+    np.testing.assert_allclose(run.probs(adapted, [waves[i] for i in a]), alone,
                                rtol=1e-4, atol=1e-6)
     # the running averages of a fresh model give other probabilities
-    running = run.predict_probs(state, waves)
+    running = run.probs(state, waves)
     assert np.abs(running - probs).max() > 1e-3
 
 
@@ -97,11 +100,11 @@ def test_padding_rows_do_not_count(resnet_run):
     run, state, waves = resnet_run
     some = waves[:3]
     config = run.config.copy_and_resolve_references()
-    config.train.eval_batch_size = 4
-    small = train.Run(config)
-    first = jax.device_get(run.speaker_state(state, some).model_state["batch_stats"])
+    config.eval.batch_size = 4
+    small = runner.Runner(config)
+    first = jax.device_get(run.adapt(state, some).state.model_state["batch_stats"])
     same = small.init().replace(params=state.params, model_state=state.model_state)
-    second = jax.device_get(small.speaker_state(same, some).model_state["batch_stats"])
+    second = jax.device_get(small.adapt(same, some).state.model_state["batch_stats"])
     jax.tree.map(lambda x, y: np.testing.assert_allclose(x, y, rtol=1e-4, atol=1e-5),
                  first, second)
 
@@ -109,11 +112,11 @@ def test_padding_rows_do_not_count(resnet_run):
 @pytest.mark.parametrize("model, value, message", [
     ("resnet", "speakers", "is not running or speaker"),
     ("bilstm", "speaker", "model 'bilstm' has no BatchNorm"),
-    ("classical", "speaker", "the classical model has no BatchNorm"),
+    ("classical", "speaker", "model 'classical' has no BatchNorm"),
 ])
 def test_config_errors(model, value, message, tiny_corpus):
     config = config_lib.base_config(model={"name": model})
     config.data.corpus, config.data.root = "ravdess", str(tiny_corpus)
-    config.train.bn_statistics = value
-    with pytest.raises(config_lib.ConfigError, match=message):
+    config.adapt.bn_statistics = value
+    with pytest.raises(errors.ConfigError, match=message):
         config_lib.validate(config)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from jax_ser import audio
+from jax_ser.data import audio
 
 # Trying the audioread fallback warns about its deprecation in librosa and in Python's stdlib.
 QUIET_AUDIOREAD = pytest.mark.filterwarnings(

@@ -12,7 +12,11 @@ import ml_collections
 import numpy as np
 import pytest
 
-from jax_ser import augment, config as config_lib
+from jax_ser import config as config_lib
+from jax_ser import errors, frontend
+from jax_ser.data import precomputed
+from jax_ser.frontend import augment
+from jax_ser.train import loop, losses, trainer
 
 SR = 16000
 KEY = jax.random.key(0)
@@ -423,18 +427,17 @@ def test_each_augmentation_is_the_identity_when_off():
     del saved["augment"]  # a config saved before augmentation existed
     old = config_lib.from_saved(saved)
     assert augment.settings(old) is None
-    config_lib.validate_augment(old)
+    augment.check_config(old)
 
 
 def test_soft_targets_give_the_loss_of_the_labels_and_mix_class_weights():
-    from jax_ser import train
 
     logits = jax.random.normal(KEY, (4, 3))
     labels = jnp.array([0, 2, 1, 2])
     weights = jnp.array([1.0, 2.0, 0.5])
     for kind in ("softmax", "sigmoid"):
-        hard = train.classification_loss(logits, labels, weights, 0.1, kind)
-        soft = train.classification_loss(logits, jax.nn.one_hot(labels, 3), weights, 0.1, kind)
+        hard = losses.classification_loss(logits, labels, weights, 0.1, kind)
+        soft = losses.classification_loss(logits, jax.nn.one_hot(labels, 3), weights, 0.1, kind)
         np.testing.assert_allclose(soft, hard, rtol=1e-6)
     # a 30/70 mix of classes 0 and 1 weighs 0.3 * 1 + 0.7 * 2 = 1.7 against an example of class 2,
     # and label smoothing spreads 0.1 of each target over the 3 classes
@@ -442,7 +445,7 @@ def test_soft_targets_give_the_loss_of_the_labels_and_mix_class_weights():
     per_example = -jnp.sum((0.9 * mix + 0.1 / 3) * jax.nn.log_softmax(logits[:2]), -1)
     expected = (1.7 * per_example[0] + 0.5 * per_example[1]) / (1.7 + 0.5)
     np.testing.assert_allclose(
-        train.classification_loss(logits[:2], mix, weights, 0.1, "softmax"), expected, rtol=1e-6
+        losses.classification_loss(logits[:2], mix, weights, 0.1, "softmax"), expected, rtol=1e-6
     )
 
 
@@ -480,19 +483,19 @@ def tiny_mlp_config(**augment_settings):
     ],
 )
 def test_bad_augment_values_are_named(key, value, message):
-    with pytest.raises(config_lib.ConfigError, match=message):
-        config_lib.validate_augment(tiny_mlp_config(**{key: value}))
+    with pytest.raises(errors.ConfigError, match=message):
+        augment.check_config(tiny_mlp_config(**{key: value}))
 
 
 def test_every_augmentation_chains_in_the_train_batch():
-    from jax_ser import input_pipeline, train
 
     config = tiny_mlp_config(**ALL_ON)
     config_lib.validate(config)
     cfg = augment.settings(config)
-    frontend = lambda w: train.frontend(w, input_pipeline.feature_config(config))
+    features_of = lambda w: frontend.compute(w, precomputed.feature_config(config))
     feats, targets = jax.eval_shape(  # traced, not compiled: compiling all of it takes seconds
-        lambda k, w, y: augment.train_batch(k, w, y, cfg, frontend, sample_rate=SR, num_classes=3),
+        lambda k, w, y: augment.train_batch(k, w, y, cfg, features_of, sample_rate=SR,
+                                             num_classes=3),
         KEY,
         jnp.zeros((16, 8000)),
         jnp.zeros(16, jnp.int32),
@@ -501,12 +504,11 @@ def test_every_augmentation_chains_in_the_train_batch():
 
 
 def test_augmented_train_step_runs_jitted_and_learns():
-    from jax_ser import train
 
     # waveform, feature and mixing augmentations, the soft targets through the loss
     on = ("gain_db", "noise_prob", "spec_time_masks", "spec_time_mask_width", "cutmix_prob")
     config = tiny_mlp_config(**{key: ALL_ON[key] for key in on})
-    run = train.Run(config, steps_per_epoch=20)
+    run = trainer.Trainer(config, steps_per_epoch=20)
     state = run.init()  # the MLP has no dropout: augmentation is the step's only randomness
     rng = np.random.default_rng(0)
     t = np.arange(run.clip_samples) / SR
@@ -539,7 +541,7 @@ def test_augmented_train_step_runs_jitted_and_learns():
 def test_bad_progressive_resizing_is_named(stages, message):
     config = tiny_mlp_config()
     config.train.progressive_resizing = stages
-    with pytest.raises(config_lib.ConfigError, match=message):
+    with pytest.raises(errors.ConfigError, match=message):
         config_lib.validate(config)
 
 
@@ -553,28 +555,27 @@ def test_progressive_resizing_takes_models_that_pool_over_the_resized_axes():
 
 
 def test_progressive_resizing_stage_follows_the_epoch_also_on_resume():
-    from jax_ser import train
 
     config = tiny_mlp_config()
     config.train.progressive_resizing = ((2, 0.5, 0.5), (1, 0.75, 1.0), (1, 1.0, 1.0))
     expected = [(0.5, 0.5)] * 10 + [(0.75, 1.0)] * 5 + [None] * 15  # 5 steps per epoch
-    assert [train.resize_for_step(config.train, step, 5) for step in range(30)] == expected
+    assert [loop.resize_for_step(config.train, step, 5) for step in range(30)] == expected
     # resumed from a checkpoint mid-epoch, with the config saved in the workdir (lists in JSON)
     saved = ml_collections.ConfigDict(json.loads(config.to_json_best_effort()))
-    assert [train.resize_for_step(saved.train, step, 5) for step in (7, 12, 17)] == [
+    assert [loop.resize_for_step(saved.train, step, 5) for step in (7, 12, 17)] == [
         (0.5, 0.5), (0.75, 1.0), None
     ]  # fmt: skip
     saved = json.loads(config.to_json_best_effort())
     del saved["train"]["progressive_resizing"]  # a config saved before the key existed: full size
-    assert train.resize_for_step(config_lib.from_saved(saved).train, 7, 5) is None
+    assert loop.resize_for_step(config_lib.from_saved(saved).train, 7, 5) is None
     config.train.progressive_resizing = ()
-    assert train.resize_for_step(config.train, 0, 5) is None
+    assert loop.resize_for_step(config.train, 0, 5) is None
 
 
 def test_progressive_resizing_feeds_the_model_the_small_maps(monkeypatch):
     import flax.linen as nn
 
-    from jax_ser import models, train
+    from jax_ser import models
 
     seen = []
 
@@ -591,11 +592,11 @@ def test_progressive_resizing_feeds_the_model_the_small_maps(monkeypatch):
     monkeypatch.setattr(models, "build", lambda cfg, num_classes: ShapeRecorder(num_classes))
     config = tiny_mlp_config()
     config.train.progressive_resizing = ((1, 0.5, 0.5),)
-    run = train.Run(config, steps_per_epoch=2)
+    run = trainer.Trainer(config, steps_per_epoch=2)
     assert seen == [(1, 51, 16)]  # the weights are built at the full size
     wave = waves(16, run.clip_samples)
     batch = {"wave": run.to_global(wave), "label": run.to_global(np.arange(16, dtype=np.int32) % 8)}
-    resize = train.resize_for_step(config.train, 1, 2)  # the first epoch's second step
+    resize = loop.resize_for_step(config.train, 1, 2)  # the first epoch's second step
     state, m = run.train_step(run.init(), batch, resize)
     assert bool(m["finite"]) and int(state.step) == 1
     assert seen[-1] == (16, 26, 8)  # 51 x 16 halved: the first epoch trains on small maps

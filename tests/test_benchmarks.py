@@ -20,8 +20,11 @@ from benchmarks import (
     torch_models,
     train_step_speed,
 )
-from jax_ser import splits, synthetic, train
+from jax_ser import protocols as splits
 from jax_ser.config import ConfigError, base_config, validate
+from jax_ser.data import load, synthetic
+from jax_ser.evaluate import runner
+from jax_ser.train import state as state_lib
 
 
 def assert_positive(figures: dict) -> None:
@@ -34,7 +37,7 @@ def tiny_mlp_config():
     config = base_config(model=dict(name="mlp", hidden=(16,)))
     config.data.clip_seconds = 0.5
     config.train.batch_size = 4
-    config.train.eval_batch_size = 8
+    config.eval.batch_size = 8
     config.train.progress_bar = False
     return config
 
@@ -68,9 +71,9 @@ def test_train_step_speed(capsys):
 def test_torch_resnet18_twin_has_jax_sers_parameters_and_trains():
     config = common.load_config(train_step_speed.REPO / train_step_speed.CONFIGS["resnet18"])
     config.data.clip_seconds = 0.5
-    run = train.Run(config)
-    abstract = jax.eval_shape(lambda: train.init_state(config, run.model, run.tx,
-                                                       run.input_shape))
+    run = runner.Runner(config)
+    abstract = jax.eval_shape(lambda: state_lib.init_state(config, run.model, run.tx,
+                                                           run.input_shape, run.feature_config))
     model = torch_models.torch_model(config, len(run.class_names))
     assert (sum(p.numel() for p in model.parameters())
             == sum(x.size for x in jax.tree.leaves(abstract.params)))
@@ -148,7 +151,7 @@ def test_reference_recipe_cross_validates_on_jax_sers_folds_and_reads_back(
     workdir = tmp_path / "torch_ref"
     rows = reference_recipe.cross_validate(config, workdir)
 
-    utterances = train.read_utterances(config)
+    utterances = load.read_utterances(config)
     assert [r["fold"] for r in rows] == [0, 1, 2, 3]  # 8 speakers, 2 per fold
     tested = []
     for fold in range(4):

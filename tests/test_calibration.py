@@ -6,9 +6,10 @@ import json
 import numpy as np
 import pytest
 
-from jax_ser import calibration, input_pipeline, labels, metrics, train
-from jax_ser.corpora import Utterance
-from jax_ser.splits import Split
+from jax_ser.data import cache, labels
+from jax_ser.data.corpora import Utterance
+from jax_ser.evaluate import calibration, metrics, report
+from jax_ser.protocols import Split
 from tests import tiny_config
 
 CLASSES = labels.task_classes("ravdess8")
@@ -65,11 +66,11 @@ def test_reliability_bins_match_ece_and_diagram_is_written(tmp_path):
     assert path.read_bytes().startswith(b"\x89PNG")
 
 
-def _evaluate(tmp_path, val: bool, **train_overrides):
+def _evaluate(tmp_path, val: bool, **eval_overrides):
     """evaluate_and_write on fixed outputs, without a model."""
     config = tiny_config.get_config()
-    for key, value in train_overrides.items():
-        config.train[key] = value
+    for key, value in eval_overrides.items():
+        config.eval[key] = value
     y, probs, utts = {}, {}, {"train": [Utterance("/t.wav", "sad", "01", "ravdess")]}
     for seed, part in enumerate(("val", "test")):
         y[part], probs[part] = overconfident(160, seed=4 + seed)
@@ -78,8 +79,8 @@ def _evaluate(tmp_path, val: bool, **train_overrides):
     if not val:
         utts["val"] = []
     split = Split("fold:0", utts["train"], utts["val"], utts["test"], True)
-    return train.evaluate_and_write(
-        config, tmp_path, split, utts, y, input_pipeline.Decoded({}, {}),
+    return report.evaluate_and_write(
+        config, tmp_path, split, utts, y, cache.Decoded({}, {}),
         lambda name: probs[name], {"best_epoch": 1}, {"name": "none"}, 0.0,
     )
 

@@ -5,7 +5,9 @@ import shutil
 
 import pytest
 
-from jax_ser import config as config_lib, input_pipeline, train
+from jax_ser import config as config_lib
+from jax_ser import errors
+from jax_ser.train import loop
 from tests import tiny_config
 from tests.e2e import cli_args, run_cli, tiny
 
@@ -40,21 +42,21 @@ def test_meaningless_values_are_named(key, value, message):
     config = tiny_config.get_config()
     section, field = key.split(".")
     config[section][field] = value
-    with pytest.raises(config_lib.ConfigError, match=message):
+    with pytest.raises(errors.ConfigError, match=message):
         config_lib.validate(config)
 
 
 def test_real_corpus_needs_its_root():
     config = tiny_config.get_config()
     config.data.corpus = "ravdess"
-    with pytest.raises(config_lib.ConfigError, match="config.data.root is required"):
+    with pytest.raises(errors.ConfigError, match="config.data.root is required"):
         config_lib.validate(config)
 
 
 def test_random_split_needs_explicit_consent():
     config = tiny_config.get_config()
     config.data.split = "random"
-    with pytest.raises(config_lib.ConfigError, match="allow_random_split"):
+    with pytest.raises(errors.ConfigError, match="allow_random_split"):
         config_lib.validate(config)
     config.data.allow_random_split = True
     config_lib.validate(config)
@@ -62,8 +64,8 @@ def test_random_split_needs_explicit_consent():
 
 def test_resuming_with_another_config_is_refused(tiny_corpus, tmp_path):
     (tmp_path / "config.json").write_text(tiny(tiny_corpus).to_json_best_effort())
-    with pytest.raises(config_lib.ConfigError, match="data.split"):
-        train.train_and_evaluate(tiny(tiny_corpus, **{"data.split": "fold:1"}), tmp_path)
+    with pytest.raises(errors.ConfigError, match="data.split"):
+        loop.train_and_evaluate(tiny(tiny_corpus, **{"data.split": "fold:1"}), tmp_path)
 
 
 @pytest.fixture
@@ -85,7 +87,7 @@ def corpus_with_bad_files(tiny_corpus, tmp_path):
 def test_bad_files_are_skipped_and_counted(corpus_with_bad_files, tmp_path):
     root, bad = corpus_with_bad_files
     config = tiny(root, **{"train.num_epochs": 1, "train.progress_bar": False})
-    results = train.train_and_evaluate(config, tmp_path / "w")
+    results = loop.train_and_evaluate(config, tmp_path / "w")
     files = results["data"]["bad_files"]["files"]
     assert sorted(files) == bad
     assert files[bad[0]].startswith("unreadable")
@@ -98,5 +100,5 @@ def test_bad_files_are_skipped_and_counted(corpus_with_bad_files, tmp_path):
 def test_too_many_bad_files_stop_the_run(corpus_with_bad_files, tmp_path):
     root, _ = corpus_with_bad_files
     config = tiny(root, **{"data.max_bad_fraction": 0.001})
-    with pytest.raises(input_pipeline.DataError, match="3 of 480 audio files"):
-        train.train_and_evaluate(config, tmp_path / "w")
+    with pytest.raises(errors.DataError, match="3 of 480 audio files"):
+        loop.train_and_evaluate(config, tmp_path / "w")

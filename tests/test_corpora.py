@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from jax_ser import corpora
-from jax_ser.corpora import Utterance
+from jax_ser.data import corpora
+from jax_ser.data.corpora import Utterance
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -36,11 +36,11 @@ def test_audio_files_accepts_every_extension_in_any_case_sorted(tmp_path):
 
 
 def test_unknown_corpus_lists_known_ones(tmp_path):
-    with pytest.raises(ValueError, match="unknown corpus 'ravdes'.*ravdess, crema_d"):
+    with pytest.raises(ValueError, match="unknown corpus 'ravdes'.*crema_d.*ravdess"):
         corpora.read("ravdes", str(tmp_path))
 
 
-@pytest.mark.parametrize("name", [n for n in corpora.NAMES if n != "synthetic"])
+@pytest.mark.parametrize("name", [n for n in corpora.names() if n != "synthetic"])
 def test_missing_root_is_named(tmp_path, name):
     missing = str(tmp_path / "nowhere")
     with pytest.raises(FileNotFoundError, match="nowhere"):

@@ -7,7 +7,11 @@ import json
 import pytest
 import soundfile as sf
 
-from jax_ser import config as config_lib, cross_corpus, predict, synthetic, train
+from jax_ser import config as config_lib
+from jax_ser import cross_corpus, errors
+from jax_ser.data import synthetic
+from jax_ser.evaluate import trained
+from jax_ser.train import loop
 from tests.e2e import REPO
 
 TESS_NAMES = {1: "neutral", 3: "happy", 4: "sad", 5: "angry", 6: "fear", 7: "disgust", 8: "ps"}
@@ -71,8 +75,8 @@ def test_matrix_of_shared_classes_with_speaker_independent_in_corpus_cells(roots
     def no_work(*args, **kwargs):
         raise AssertionError("a finished cell was computed again")
 
-    monkeypatch.setattr(train, "train_and_evaluate", no_work)
-    monkeypatch.setattr(predict, "Predictor", no_work)
+    monkeypatch.setattr(loop, "train_and_evaluate", no_work)
+    monkeypatch.setattr(trained, "Trained", no_work)
     again = cross_corpus.cross_corpus(logreg(), tmp_path, ["ravdess", "ravdess+tess"],
                                       ["ravdess", "tess"], roots)
     assert again == cells
@@ -80,15 +84,15 @@ def test_matrix_of_shared_classes_with_speaker_independent_in_corpus_cells(roots
 
 def test_classes_roots_and_split_are_checked(roots, tmp_path):
     config = logreg()
-    with pytest.raises(config_lib.ConfigError, match="calm"):
+    with pytest.raises(errors.ConfigError, match="calm"):
         cross_corpus.cross_corpus(config, tmp_path, ["ravdess"], ["tess"], roots,
                                   classes=["calm", "sad"])
-    with pytest.raises(config_lib.ConfigError, match="--roots=tess="):
+    with pytest.raises(errors.ConfigError, match="--roots=tess="):
         cross_corpus.cross_corpus(config, tmp_path, ["ravdess"], ["tess"], roots[:1])
-    with pytest.raises(config_lib.ConfigError, match="not name=path"):
+    with pytest.raises(errors.ConfigError, match="not name=path"):
         cross_corpus.corpus_roots(config, ["tess"])
     config.data.split = "random"
     config.data.allow_random_split = True
-    with pytest.raises(config_lib.ConfigError, match="held-out speakers"):
+    with pytest.raises(errors.ConfigError, match="held-out speakers"):
         cross_corpus.cross_corpus(config, tmp_path, ["ravdess"], ["tess"], roots)
     assert not list(tmp_path.iterdir())

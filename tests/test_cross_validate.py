@@ -7,19 +7,22 @@ import subprocess
 
 import pytest
 
-from jax_ser import cross_validate
+from jax_ser import errors
+from jax_ser.config import workdir as workdir_lib
+from jax_ser.evaluate import tables
+from jax_ser.train import cross_validation, loop
 from tests.e2e import REPO, tiny
 
 
 def test_mean_std_is_the_sample_statistic():
-    assert cross_validate.mean_std([0.5, 0.7]) == "0.600 ± 0.141"
-    assert cross_validate.mean_std([0.5]) == "0.500 ± 0.000"
+    assert tables.mean_std([0.5, 0.7]) == "0.600 ± 0.141"
+    assert tables.mean_std([0.5]) == "0.500 ± 0.000"
 
 
 def test_finished_run_is_read_not_retrained(trained, tiny_corpus, tmp_path):
     workdir, results = trained
     shutil.copytree(workdir, tmp_path / "fold0_seed0")
-    rows = cross_validate.cross_validate(
+    rows = cross_validation.cross_validate(
         tiny(tiny_corpus, **{"train.progress_bar": False}), tmp_path, folds=["0"]
     )
     assert len(rows) == 1
@@ -36,7 +39,7 @@ def test_another_config_in_a_finished_run_is_refused(trained, tiny_corpus, tmp_p
     workdir, _ = trained
     shutil.copytree(workdir, tmp_path / "fold0_seed0")
     with pytest.raises(ValueError, match="train.learning_rate"):
-        cross_validate.cross_validate(
+        cross_validation.cross_validate(
             tiny(tiny_corpus, **{"train.learning_rate": 0.1}), tmp_path, folds=["0"]
         )
 
@@ -113,8 +116,7 @@ def test_parallel_launch_runs_per_gpu_processes_of_each_fold_and_seed_at_once(tm
 def test_emobox_protocol_runs_its_folds_and_names_missing_actors(tmp_path, monkeypatch):
     """EmoBox folds are emobox:1..6; on actors 01-20 only, the folds testing 21-24 are refused
     before anything trains."""
-    from jax_ser import input_pipeline, train
-    from jax_ser.synthetic import file_name
+    from jax_ser.data.synthetic import file_name
 
     corpus = tmp_path / "ravdess"
     for actor in range(1, 21):  # empty files: the reader parses names only
@@ -128,27 +130,26 @@ def test_emobox_protocol_runs_its_folds_and_names_missing_actors(tmp_path, monke
         return {"data": {"test_speakers": ["ravdess/04"]}, "test": {"ua": 0.5, "wa": 0.5,
                 "macro_f1": 0.5}, "best_epoch": 1, "train_time_s": 1.0}
 
-    monkeypatch.setattr(train, "train_and_evaluate", fake_run)
+    monkeypatch.setattr(loop, "train_and_evaluate", fake_run)
     config = tiny(corpus, **{"data.split": "emobox:1", "train.progress_bar": False})
-    with pytest.raises(input_pipeline.DataError) as error:
-        cross_validate.cross_validate(config, tmp_path / "cv")
+    with pytest.raises(errors.DataError) as error:
+        cross_validation.cross_validate(config, tmp_path / "cv")
     message = str(error.value)
     for fold, actor in ((1, 21), (3, 23), (4, 24), (6, 22)):
         assert f"EmoBox fold {fold} tests on" in message and f"actor {actor} is not" in message
     assert "--folds=2,5" in message and not runs
-    rows = cross_validate.cross_validate(config, tmp_path / "cv", folds=["2", "5"])
+    rows = cross_validation.cross_validate(config, tmp_path / "cv", folds=["2", "5"])
     assert runs == [("emobox:2", "emobox2_seed0"), ("emobox:5", "emobox5_seed0")]
     assert [r["fold"] for r in rows] == [2, 5]
 
 
 def fake_run(config, run_dir):
     """A finished run without training: fold K scores 0.1 * (K + 1)."""
-    from jax_ser import train
 
     run_dir.mkdir(parents=True)
-    train.save_or_check_config(config, run_dir)
+    workdir_lib.save_or_check_config(config, run_dir)
     fold = int(config.data.split.split(":")[1])
-    scores = {m: 0.1 * (fold + 1) for m in cross_validate.METRICS}
+    scores = {m: 0.1 * (fold + 1) for m in tables.METRICS}
     results = {"data": {"test_speakers": [f"speaker{fold}"]}, "test": scores,
                "best_epoch": 1, "train_time_s": 1.0}
     (run_dir / "metrics.json").write_text(json.dumps(results))
@@ -159,14 +160,14 @@ def test_summary_counts_the_folds_of_earlier_commands_of_the_same_config(
     tiny_corpus, tmp_path, capsys
 ):
     config = tiny(tiny_corpus, **{"train.progress_bar": False})
-    cross_validate.cross_validate(config, tmp_path, folds=["0"], train_fn=fake_run)
-    rows = cross_validate.cross_validate(config, tmp_path, folds=["1"], train_fn=fake_run)
+    cross_validation.cross_validate(config, tmp_path, folds=["0"], train_fn=fake_run)
+    rows = cross_validation.cross_validate(config, tmp_path, folds=["1"], train_fn=fake_run)
     assert [(r["fold"], r["ua"]) for r in rows] == [(0, 0.1), (1, 0.2)]
     table = (tmp_path / "summary.md").read_text()
     assert "| 2 runs | 0.150 ± 0.071" in table and "speaker0" in table
     # runs of another config stay out of this config's table, and are named
     other = tiny(tiny_corpus, **{"train.progress_bar": False, "train.learning_rate": 0.1})
-    rows = cross_validate.cross_validate(other, tmp_path, folds=["2"], train_fn=fake_run)
+    rows = cross_validation.cross_validate(other, tmp_path, folds=["2"], train_fn=fake_run)
     assert [r["fold"] for r in rows] == [2]
     assert "fold0_seed0 was run with another config (train.learning_rate" in capsys.readouterr().err
 
@@ -177,10 +178,10 @@ def test_summary_counts_a_fold_that_finished_beside_it(tiny_corpus, tmp_path):
     config = tiny(tiny_corpus, **{"train.progress_bar": False})
 
     def run_with_fold0_beside(run_config, run_dir):
-        cross_validate.cross_validate(config, tmp_path, folds=["0"], train_fn=fake_run)
+        cross_validation.cross_validate(config, tmp_path, folds=["0"], train_fn=fake_run)
         return fake_run(run_config, run_dir)
 
-    rows = cross_validate.cross_validate(config, tmp_path, folds=["1"],
+    rows = cross_validation.cross_validate(config, tmp_path, folds=["1"],
                                          train_fn=run_with_fold0_beside)
     assert [r["fold"] for r in rows] == [0, 1]
     assert "| 2 runs | 0.150 ± 0.071" in (tmp_path / "summary.md").read_text()
@@ -203,30 +204,29 @@ def test_seed_ensembles_average_the_test_probabilities_of_each_group(tmp_path):
     write(0, 1, [[0.4, 0.6], [0.1, 0.9]])
     write(0, 2, [[0.1, 0.9], [0.9, 0.1]])  # a group of one: left out
     def read(*runs):
-        return {run: cross_validate.test_predictions(tmp_path / f"fold{run[0]}_seed{run[1]}")
+        return {run: tables.test_predictions(tmp_path / f"fold{run[0]}_seed{run[1]}")
                 for run in runs}
 
-    rows = cross_validate.ensemble_rows(read((0, 0), (0, 1), (0, 2)), 2, classes)
+    rows = tables.ensemble_rows(read((0, 0), (0, 1), (0, 2)), 2, classes)
     assert [(r["fold"], r["seeds"], r["ua"]) for r in rows] == [(0, "0+1", 1.0)]
     assert rows[0]["test_speakers"] == "ravdess/00"
-    table = cross_validate.write_ensemble_tables(rows, tmp_path, 2)
+    table = tables.write_ensemble_tables(rows, tmp_path, 2)
     assert "| 0 | 0+1 | ravdess/00 | 1.000 | 1.000 | 1.000 |" in table
     assert (tmp_path / "ensemble.csv").read_text().startswith("fold,seeds,test_speakers,ua")
     # groups of three: seed 2 tips the mean of both utterances to the wrong class
-    rows = cross_validate.ensemble_rows(read((0, 0), (0, 1), (0, 2)), 3, classes)
+    rows = tables.ensemble_rows(read((0, 0), (0, 1), (0, 2)), 3, classes)
     assert [(r["seeds"], r["ua"]) for r in rows] == [("0+1+2", 0.0)]
     write(1, 0, [[0.9, 0.1], [0.6, 0.4]])
     write(1, 1, [[0.4, 0.6], [0.1, 0.9]], paths=("a.wav", "c.wav"))
-    from jax_ser import input_pipeline
 
-    with pytest.raises(input_pipeline.DataError, match="did not test the same utterances"):
-        cross_validate.ensemble_rows(read((1, 0), (1, 1)), 2, classes)
+    with pytest.raises(errors.DataError, match="did not test the same utterances"):
+        tables.ensemble_rows(read((1, 0), (1, 1)), 2, classes)
 
 
 def test_ensembles_group_only_the_folds_and_seeds_asked_for(tmp_path):
     """The summary takes in every finished run of the workdir, the seed ensembles only those
     asked for: seeds 8 and 9, finished beside 6 and 7, do not make a group of --seeds=6,7."""
-    from jax_ser import labels
+    from jax_ser.data import labels
 
     config = tiny(tmp_path)
     classes = labels.task_classes(config.data.task)
@@ -245,7 +245,7 @@ def test_ensembles_group_only_the_folds_and_seeds_asked_for(tmp_path):
 
     def groups(**asked):
         return [(r["fold"], r["seeds"], r["ua"])
-                for r in cross_validate.seed_ensembles(config, tmp_path, rows, 2, **asked)]
+                for r in cross_validation.seed_ensembles(config, tmp_path, rows, 2, **asked)]
 
     assert groups(seeds=["6", "7"]) == [(0, "6+7", 1.0), (1, "6+7", 1.0)]
     assert groups(folds=["1"], seeds=["6", "7"]) == [(1, "6+7", 1.0)]
@@ -257,13 +257,12 @@ def test_ensembles_group_only_the_folds_and_seeds_asked_for(tmp_path):
 def test_a_key_the_schema_gained_counts_as_its_default(tiny_corpus, tmp_path):
     """A run saved before a key existed ran with it off: the same config reads it back, one
     that turns the key on is another config."""
-    from jax_ser import train
 
-    config = tiny(tiny_corpus, **{"train.bn_statistics": "speaker"})
-    train.save_or_check_config(config, tmp_path)
+    config = tiny(tiny_corpus, **{"adapt.bn_statistics": "speaker"})
+    workdir_lib.save_or_check_config(config, tmp_path)
     saved = json.loads((tmp_path / "config.json").read_text())
-    del saved["train"]["speaker_im_steps"]  # as written before the key was added
+    del saved["adapt"]["speaker_im_steps"]  # as written before the key was added
     (tmp_path / "config.json").write_text(json.dumps(saved))
-    assert train.config_changes(config, tmp_path) == []
-    config.train.speaker_im_steps = 30
-    assert train.config_changes(config, tmp_path) == ["train.speaker_im_steps: 0 -> 30"]
+    assert workdir_lib.config_changes(config, tmp_path) == []
+    config.adapt.speaker_im_steps = 30
+    assert workdir_lib.config_changes(config, tmp_path) == ["adapt.speaker_im_steps: 0 -> 30"]

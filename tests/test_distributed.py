@@ -13,7 +13,11 @@ import numpy as np
 import pytest
 from jax.sharding import PartitionSpec as P
 
-from jax_ser import config as config_lib, input_pipeline, train
+from jax_ser import config as config_lib
+from jax_ser import errors
+from jax_ser.data import batches
+from jax_ser.train import state as state_lib
+from jax_ser.train import trainer
 from tests import distributed_worker
 from tests.e2e import REPO
 
@@ -97,11 +101,11 @@ def test_fsdp_shards_the_big_kernel_and_trains_like_one_device(reference, tmp_pa
 
 
 def test_fsdp_spec_splits_the_largest_divisible_dimension():
-    assert train.fsdp_spec((3, 3, 64, 256), 2) == P(None, None, None, "fsdp")
-    assert train.fsdp_spec((1002, 96), 4) == P(None, "fsdp")  # 4 does not divide 1002
-    assert train.fsdp_spec((1001, 95), 2) == P()  # nothing divides
-    assert train.fsdp_spec((64, 64), 2) == P()  # small: replicated
-    assert train.fsdp_spec((1 << 20,), 1) == P()  # data parallel
+    assert state_lib.fsdp_spec((3, 3, 64, 256), 2) == P(None, None, None, "fsdp")
+    assert state_lib.fsdp_spec((1002, 96), 4) == P(None, "fsdp")  # 4 does not divide 1002
+    assert state_lib.fsdp_spec((1001, 95), 2) == P()  # nothing divides
+    assert state_lib.fsdp_spec((64, 64), 2) == P()  # small: replicated
+    assert state_lib.fsdp_spec((1 << 20,), 1) == P()  # data parallel
 
 
 def accumulation_config(accum: int):
@@ -121,16 +125,16 @@ def test_accumulated_micro_batches_make_the_batch_update():
     """Four micro-batches of 2 give the update of one batch of 8: the parameters stay put for
     three steps, then match the unaccumulated run's after its one step."""
     _, whole, _, _ = distributed_worker.train(accumulation_config(1), num_steps=1)
-    run = train.Run(accumulation_config(4), steps_per_epoch=4)
+    run = trainer.Trainer(accumulation_config(4), steps_per_epoch=4)
     state = run.init()
     assert not state.model_state  # batch statistics would differ between micro-batches
     start = jax.device_get(state.params)
     waves, labels = distributed_worker.data(run.clip_samples)
     crops = dict(clip_samples=run.clip_samples, seed=0, epoch=0)
     micro = list(
-        input_pipeline.train_batches(waves, labels, global_batch=8, grad_accum_steps=4, **crops)
+        batches.train_batches(waves, labels, global_batch=8, grad_accum_steps=4, **crops)
     )[:4]
-    batch = next(input_pipeline.train_batches(waves, labels, global_batch=8, **crops))
+    batch = next(batches.train_batches(waves, labels, global_batch=8, **crops))
     np.testing.assert_array_equal(np.concatenate([b["wave"] for b in micro]), batch["wave"])
     for i, b in enumerate(micro):
         state, _ = run.train_step(state, {k: run.to_global(v) for k, v in b.items()})
@@ -148,5 +152,5 @@ def test_accumulated_micro_batches_make_the_batch_update():
 
 def test_accumulation_must_divide_the_batch():
     c = accumulation_config(3)
-    with pytest.raises(config_lib.ConfigError, match="train.grad_accum_steps"):
+    with pytest.raises(errors.ConfigError, match="train.grad_accum_steps"):
         config_lib.validate(c)

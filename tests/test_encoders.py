@@ -13,7 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jax_ser.encoders import hf_checkpoint, wav2vec2
+from jax_ser.models.pretrained import hf_checkpoint, wav2vec2
 
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")

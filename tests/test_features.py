@@ -9,7 +9,7 @@ import ml_collections
 import numpy as np
 import pytest
 
-from jax_ser import features
+from jax_ser.frontend import features
 
 SR = 16000
 LENGTHS = (8000, 6403, 2500)  # 6403 and 2500 are not multiples of the hop
@@ -126,7 +126,7 @@ def test_top_db_zero_disables_the_floor():
     assert got[0].max() - got[0].min() > 80.0
 
 
-@pytest.mark.parametrize("name", [n for n in features.NAMES if n != "precomputed"])
+@pytest.mark.parametrize("name", [n for n in features.FEATURES if n != "precomputed"])
 def test_compute_shapes_jit_and_counts(name, length=LENGTHS[1]):
     config = ml_collections.ConfigDict(cfg(name, win_length=0))
     waves = batch(length)

@@ -16,8 +16,8 @@ torch = pytest.importorskip("torch")
 safetensors_torch = pytest.importorskip("safetensors.torch")
 from torch import nn  # noqa: E402
 
-from jax_ser import imagenet  # noqa: E402
 from jax_ser.models import efficientnet, resnet  # noqa: E402
+from jax_ser.models.pretrained import imagenet
 
 # torchvision.models.efficientnet_b{0..7}(): sum(p.numel() for p in m.parameters()).
 TORCHVISION_PARAMS = {

@@ -2,8 +2,8 @@
 
 import pytest
 
-from jax_ser import labels
-from jax_ser.corpora import Utterance
+from jax_ser.data import labels
+from jax_ser.data.corpora import Utterance
 
 
 def utterances(*names):

@@ -9,7 +9,7 @@ import time
 
 import numpy as np
 
-from jax_ser import input_pipeline
+from jax_ser.data import batches as batches_lib
 from tests.e2e import REPO
 
 
@@ -154,13 +154,13 @@ def test_tensorflow_stand_in_gives_the_batches_of_tf_data(monkeypatch):
     labels = rng.integers(0, 8, 21).astype(np.int32)
 
     def batches():
-        train = input_pipeline.train_batches(waves, labels, global_batch=4, clip_samples=4800,
+        train = batches_lib.train_batches(waves, labels, global_batch=4, clip_samples=4800,
                                              seed=3, epoch=2)
-        test = input_pipeline.eval_batches(waves, global_batch=4, clip_samples=4800, num_crops=3)
+        test = batches_lib.eval_batches(waves, global_batch=4, clip_samples=4800, num_crops=3)
         return [b for part in (train, test) for b in part]
 
     expected = batches()
-    monkeypatch.setattr(input_pipeline, "tf", stand_in)
+    monkeypatch.setattr(batches_lib, "tf", stand_in)
     got = batches()
     assert len(got) == len(expected) == 5 + 6  # 21 // 4 train batches, ceil(21 / 4) test
     for g, e in zip(got, expected):

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import balanced_accuracy_score
 
-from jax_ser import metrics
+from jax_ser.evaluate import metrics
 
 LABELS = ["angry", "happy", "sad"]
 # Confusion matrix (rows true): [[2, 1, 0], [0, 1, 1], [0, 0, 1]].

@@ -7,8 +7,8 @@ import numpy as np
 import optax
 import pytest
 
-from jax_ser import heads, models
-from jax_ser.models import bilstm, cnn, lstm_dense, mlp, q2l
+from jax_ser import models
+from jax_ser.models import bilstm, cnn, heads, lstm_dense, mlp, q2l
 
 B, T, F, C = 32, 50, 20, 4
 

@@ -8,7 +8,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from jax_ser import adaptation_sets, calibration, corpora, labels, predict
+from jax_ser import adaptation_sets
+from jax_ser.data import corpora, labels
+from jax_ser.evaluate import calibration, trained
 from tests.e2e import run_cli
 
 
@@ -87,10 +89,10 @@ def test_mean_line_averages_files_and_segments_and_passes_errors():
     two = {"path": "x", "duration_s": 4.0, **label([0.2, 0.8]),
            "segments": [{"start": 0.0, "end": 3.0, **label([0.5, 0.5])},
                         {"start": 1.0, "end": 4.0, **label([0.1, 0.9])}]}
-    line = predict.mean_line([one, two], label)
+    line = trained.mean_line([one, two], label)
     assert line["probs"] == {"a": 0.5, "b": 0.5} and line["duration_s"] == 4.0
     assert [s["probs"]["a"] for s in line["segments"]] == pytest.approx([0.7, 0.4])
     assert [s["label"] for s in line["segments"]] == ["a", "b"]
     assert [(s["start"], s["end"]) for s in line["segments"]] == [(0.0, 3.0), (1.0, 4.0)]
     error = {"path": "y", "error": "unreadable"}
-    assert predict.mean_line([error, error], label) == error
+    assert trained.mean_line([error, error], label) == error

@@ -14,7 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jax_ser import checkpoints, preemption
+from jax_ser.train import checkpoints, preemption
 from tests.e2e import REPO, run_cli, wait_for_checkpoint
 
 # A small MLP keeps each of the end-to-end tests' runs to seconds of training.
@@ -124,7 +124,7 @@ AGREE = """
 import signal, sys
 import jax
 jax.distributed.initialize(sys.argv[1], num_processes=2, process_id=int(sys.argv[2]))
-from jax_ser import preemption
+from jax_ser.train import preemption
 with preemption.on_sigterm() as stop:
     before = stop()
     if jax.process_index() == 1:

@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from jax_ser import config as config_lib, train
+from jax_ser import config as config_lib
+from jax_ser import errors
+from jax_ser.train import trainer
 from tests import tiny_config
 from tests.test_imagenet import random_torch_model
 
@@ -26,7 +28,7 @@ def test_imagenet_weights_load_and_frozen_stages_stay_fixed(tmp_path):
     config.train.schedule, config.train.warmup_epochs = "constant", 0.0
     config_lib.validate(config)
 
-    run = train.Run(config, steps_per_epoch=2)
+    run = trainer.Trainer(config, steps_per_epoch=2)
     state = run.init()
     stem = np.asarray(state.params["conv1"]["kernel"])
     expected = random_torch_model("resnet18").state_dict()["conv1.weight"].numpy()  # OIHW
@@ -55,5 +57,5 @@ def test_missing_weights_file_is_named_before_any_work(tmp_path):
     with config.unlocked():
         config.model.checkpoint = str(tmp_path / "nowhere" / "resnet18.pth")
     config.model.init = "pretrained"
-    with pytest.raises(config_lib.ConfigError, match="nowhere/resnet18.pth"):
+    with pytest.raises(errors.ConfigError, match="nowhere/resnet18.pth"):
         config_lib.validate(config)

@@ -8,7 +8,11 @@ import numpy as np
 import optax
 import pytest
 
-from jax_ser import config as config_lib, ema, input_pipeline, train
+from jax_ser import config as config_lib
+from jax_ser import errors
+from jax_ser.data import batches as batches_lib
+from jax_ser.train import ema, trainer
+from jax_ser.train import state as state_lib
 from tests import tiny_config
 
 
@@ -35,7 +39,7 @@ def test_run_evaluates_the_average_and_it_moves_once_per_update():
     config.model = ml_collections.ConfigDict({"name": "mlp", "init": "random", "hidden": (16,)})
     config.train.ema_decay, config.train.grad_accum_steps = 0.5, accum
     config.train.schedule, config.train.warmup_epochs = "constant", 0.0
-    run = train.Run(config, steps_per_epoch=4)
+    run = trainer.Trainer(config, steps_per_epoch=4)
     state = run.init()
     assert ema.averaged(state).params is not state.params
     rng = np.random.default_rng(0)
@@ -54,7 +58,7 @@ def test_run_evaluates_the_average_and_it_moves_once_per_update():
 
 def test_without_ema_the_state_is_evaluated_as_it_is():
     params = {"w": jnp.ones(3)}
-    state = train.TrainState.create(apply_fn=None, params=params, tx=optax.adamw(1e-3),
+    state = state_lib.TrainState.create(apply_fn=None, params=params, tx=optax.adamw(1e-3),
                                     model_state={})
     assert ema.averaged(state) is state
 
@@ -62,21 +66,21 @@ def test_without_ema_the_state_is_evaluated_as_it_is():
 def test_ema_decay_outside_its_range_is_named():
     config = tiny_config.get_config()
     config.train.ema_decay = 1.0
-    with pytest.raises(config_lib.ConfigError, match="config.train.ema_decay"):
+    with pytest.raises(errors.ConfigError, match="config.train.ema_decay"):
         config_lib.validate(config)
 
 
 def test_class_balanced_sampling_draws_each_class_equally_often():
     labels = np.array([0] * 900 + [1] * 90 + [2] * 10, np.int32)
-    order = input_pipeline.epoch_order(len(labels), 50, seed=0, epoch=0, balance_labels=labels)
+    order = batches_lib.epoch_order(len(labels), 50, seed=0, epoch=0, balance_labels=labels)
     assert order.shape == (20, 50)
     counts = np.bincount(labels[order.reshape(-1)], minlength=3)
     assert np.all(np.abs(counts - 1000 / 3) < 60), counts  # binomial sd ~15
-    again = input_pipeline.epoch_order(len(labels), 50, seed=0, epoch=0, balance_labels=labels)
+    again = batches_lib.epoch_order(len(labels), 50, seed=0, epoch=0, balance_labels=labels)
     np.testing.assert_array_equal(order, again)
-    other = input_pipeline.epoch_order(len(labels), 50, seed=0, epoch=1, balance_labels=labels)
+    other = batches_lib.epoch_order(len(labels), 50, seed=0, epoch=1, balance_labels=labels)
     assert not np.array_equal(order, other)
-    plain = input_pipeline.epoch_order(len(labels), 50, seed=0, epoch=0)
+    plain = batches_lib.epoch_order(len(labels), 50, seed=0, epoch=0)
     assert sorted(plain.reshape(-1)) == list(range(1000))  # off: each utterance once
 
 
@@ -84,7 +88,7 @@ def test_speaker_batches_hold_one_speaker_each():
     # 3 speakers of 60, 30 and 10 utterances, batches of 32: 2, 1 and 1 batches of their own,
     # of which the epoch takes its 100 // 32 = 3 steps, as without speaker batches
     speakers = np.array([0] * 60 + [1] * 30 + [2] * 10)
-    epochs = [input_pipeline.epoch_order(len(speakers), 32, seed=0, epoch=e, speakers=speakers)
+    epochs = [batches_lib.epoch_order(len(speakers), 32, seed=0, epoch=e, speakers=speakers)
               for e in range(6)]
     for order in epochs:
         assert order.shape == (3, 32)
@@ -93,10 +97,10 @@ def test_speaker_batches_hold_one_speaker_each():
             if speakers[batch[0]] == 0:  # enough utterances for a batch of distinct ones
                 assert len(set(batch)) == 32
     assert {int(speakers[batch[0]]) for order in epochs for batch in order} == {0, 1, 2}
-    again = input_pipeline.epoch_order(len(speakers), 32, seed=0, epoch=0, speakers=speakers)
+    again = batches_lib.epoch_order(len(speakers), 32, seed=0, epoch=0, speakers=speakers)
     np.testing.assert_array_equal(epochs[0], again)
     waves = [np.full(800, i, np.float32) for i in range(len(speakers))]
-    batches = input_pipeline.train_batches(waves, speakers.astype(np.int32), global_batch=32,
+    batches = batches_lib.train_batches(waves, speakers.astype(np.int32), global_batch=32,
                                            clip_samples=400, seed=0, epoch=0, speakers=speakers)
     for batch in batches:
         assert len(set(speakers[batch["wave"][:, 0].astype(int)])) == 1
@@ -105,7 +109,7 @@ def test_speaker_batches_hold_one_speaker_each():
 def test_speaker_batches_and_class_balance_do_not_go_together():
     config = tiny_config.get_config()
     config.train.speaker_batches = config.train.class_balanced_sampling = True
-    with pytest.raises(config_lib.ConfigError, match="set one of them"):
+    with pytest.raises(errors.ConfigError, match="set one of them"):
         config_lib.validate(config)
 
 
@@ -113,8 +117,8 @@ def test_train_batches_sample_balanced_when_asked():
     labels = np.array([0] * 28 + [1] * 4, np.int32)
     waves = [np.full(800, i, np.float32) for i in range(len(labels))]
     kwargs = dict(global_batch=32, clip_samples=400, seed=0, epoch=0)
-    balanced = next(input_pipeline.train_batches(waves, labels, balanced=True, **kwargs))
-    plain = next(input_pipeline.train_batches(waves, labels, **kwargs))
+    balanced = next(batches_lib.train_batches(waves, labels, balanced=True, **kwargs))
+    plain = next(batches_lib.train_batches(waves, labels, **kwargs))
     assert np.sum(plain["label"] == 1) == 4
     assert np.sum(balanced["label"] == 1) >= 10
     np.testing.assert_array_equal(balanced["label"], labels[balanced["wave"][:, 0].astype(int)])

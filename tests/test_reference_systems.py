@@ -11,8 +11,12 @@ import jax
 import numpy as np
 import pytest
 
-from jax_ser import (ablate, audio, classical, config as config_lib, corpora, input_pipeline,
-                     labels, models, predict, train)
+from jax_ser import ablate, errors, frontend, models
+from jax_ser import config as config_lib
+from jax_ser.data import audio, cache, corpora, labels, precomputed
+from jax_ser.evaluate import trained
+from jax_ser.models import classical
+from jax_ser.train import loop
 from tests import test_models
 from tests.e2e import CHANCE_UA, REPO
 
@@ -43,11 +47,11 @@ def test_every_reference_config_validates(name):
 
 @pytest.mark.parametrize("name", CLASSICAL)
 def test_classical_baseline_trains_and_predicts(name, tiny_corpus, tmp_path):
-    results = train.train_and_evaluate(load(name, tiny_corpus), tmp_path)
+    results = loop.train_and_evaluate(load(name, tiny_corpus), tmp_path)
     assert results["test"]["ua"] > 2 * CHANCE_UA
     written = json.loads((tmp_path / "metrics.json").read_text())
     assert written["test"]["confusion_matrix"] and (tmp_path / "confusion_test.png").exists()
-    predictor = predict.Predictor(tmp_path)
+    predictor = trained.Trained(tmp_path)
     path = str(next(Path(tiny_corpus).rglob("*.wav")))
     line = predictor.predict_file(path)
     assert line["label"] in predictor.labels
@@ -57,11 +61,11 @@ def test_classical_baseline_trains_and_predicts(name, tiny_corpus, tmp_path):
 def test_classical_config_errors_name_the_key():
     config = config_lib.load_module(REPO / "configs" / "classical_svm.py").get_config()
     config.model.estimator = "random_forest"
-    with pytest.raises(config_lib.ConfigError, match="config.model.estimator"):
+    with pytest.raises(errors.ConfigError, match="config.model.estimator"):
         config_lib.validate(config)
     config.model.estimator = "svm"
     config.model.pooled = "mfcc:median"
-    with pytest.raises(config_lib.ConfigError, match="config.model.pooled"):
+    with pytest.raises(errors.ConfigError, match="config.model.pooled"):
         config_lib.validate(config)
 
 
@@ -102,7 +106,7 @@ def corpus_clips(tiny_corpus):
     """1 s centre crops of the built-in corpus: 2 utterances per class from each of speakers
     03-08 to train on, every utterance of speakers 01-02 held out."""
     utterances = labels.apply_task(corpora.read("ravdess", str(tiny_corpus)), "ravdess8")
-    decoded = input_pipeline.decode(utterances, load("q2l_mel", tiny_corpus).data)
+    decoded = cache.decode(utterances, load("q2l_mel", tiny_corpus).data)
     classes = labels.task_classes("ravdess8")
     held_out = [u for u in utterances if u.speaker_key in ("ravdess/01", "ravdess/02")]
     taken = {}
@@ -123,11 +127,11 @@ def test_reference_model_learns_the_built_in_corpus(name, tiny_corpus, corpus_cl
     the two unheard speakers are recognised well above chance."""
     config = load(name, tiny_corpus)
     model = models.build({**config.model.to_dict(), **SMALL[name]}, num_classes=8)
-    feature_config = input_pipeline.feature_config(config)
-    frontend = jax.jit(lambda w: train.frontend(w, feature_config))
+    feature_config = precomputed.feature_config(config)
+    features_of = jax.jit(lambda w: frontend.compute(w, feature_config))
     (train_waves, train_y), (test_waves, test_y) = corpus_clips["train"], corpus_clips["test"]
-    fitted = test_models.fit(model, ((frontend(train_waves),), train_y),
-                             ((frontend(test_waves),), test_y), steps=STEPS.get(name, 60))
+    fitted = test_models.fit(model, ((features_of(train_waves),), train_y),
+                             ((features_of(test_waves),), test_y), steps=STEPS.get(name, 60))
     assert fitted[1] > 2 * CHANCE_UA, fitted
 
 
@@ -142,7 +146,7 @@ def test_efficientnet_learns_the_built_in_corpus(tiny_corpus, tmp_path):
         "features.n_mels": 32, "train.batch_size": 16, "train.num_epochs": 8,
         "train.learning_rate": 1e-3, "model.stochastic_depth": 0.0, "model.dropout": 0.0,
     })
-    results = train.train_and_evaluate(config, tmp_path)
+    results = loop.train_and_evaluate(config, tmp_path)
     assert results["model"]["num_params"] == 4_336_964
     assert results["test"]["ua"] > 2 * CHANCE_UA, results["test"]
 
@@ -151,7 +155,7 @@ def test_efficientnet_learns_the_built_in_corpus(tiny_corpus, tmp_path):
 def test_q2l_trains_with_either_loss(loss, tiny_corpus, tmp_path):
     config = load("q2l_mel", tiny_corpus, **{"data.clip_seconds": 1.0, "train.num_epochs": 8,
                                             "train.batch_size": 16, "train.loss": loss})
-    results = train.train_and_evaluate(config, tmp_path)
+    results = loop.train_and_evaluate(config, tmp_path)
     first, last = results["history"][0], results["history"][-1]
     assert last["train_loss"] < first["train_loss"]
     assert results["val"]["ua"] > 2 * CHANCE_UA, results["val"]["ua"]
@@ -170,7 +174,7 @@ def test_ablation_cells_are_the_product_of_the_axes():
 
 def test_ablation_override_typo_is_named():
     config = config_lib.load_module(REPO / "configs" / "lstm_dense_mfcc.py").get_config()
-    with pytest.raises(config_lib.ConfigError, match="model.dens"):
+    with pytest.raises(errors.ConfigError, match="model.dens"):
         ablate.cell_config(config, {"model.dens": (64,)})
 
 

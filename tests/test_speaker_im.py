@@ -1,4 +1,4 @@
-"""Information maximisation per speaker (train.speaker_im_steps): the loss, which parameters it
+"""Information maximisation per speaker (adapt.speaker_im_steps): the loss, which parameters it
 moves, and that each speaker is fitted from the trained weights alone."""
 
 import flax.linen as nn
@@ -7,7 +7,11 @@ import numpy as np
 import pytest
 from flax import traverse_util
 
-from jax_ser import adabn, config as config_lib, input_pipeline, speaker_im, train
+from jax_ser import config as config_lib
+from jax_ser import errors, frontend
+from jax_ser.adapt import adabn, speaker_im
+from jax_ser.data import precomputed
+from jax_ser.evaluate import runner
 from tests.e2e import tiny
 
 
@@ -26,9 +30,9 @@ def test_loss_rewards_confident_predictions_spread_over_the_classes():
 
 @pytest.fixture(scope="module")
 def im_run(tiny_corpus):
-    config = tiny(tiny_corpus, **{"train.bn_statistics": "speaker", "train.eval_batch_size": 8,
-                                  "train.speaker_im_steps": 4, "train.speaker_im_lr": 1e-2})
-    run = train.Run(config)
+    config = tiny(tiny_corpus, **{"adapt.bn_statistics": "speaker", "eval.batch_size": 8,
+                                  "adapt.speaker_im_steps": 4, "adapt.speaker_im_lr": 1e-2})
+    run = runner.Runner(config)
     state = run.init()
     rng = np.random.default_rng(3)
     waves = [rng.normal(size=int(n)).astype(np.float32) * s
@@ -39,9 +43,9 @@ def im_run(tiny_corpus):
 def im_loss(run, state, waves):
     """The information loss of `state` on `waves` (one batch), each BatchNorm layer normalising
     with their statistics: what the fitting lowers."""
-    batch = next(iter(run._batches(waves, None, None)))
+    batch = next(iter(run.batches(waves, None, None)))
     mask = batch["mask"]
-    feats = train.frontend(batch["wave"][:, 0], input_pipeline.feature_config(run.config))
+    feats = frontend.compute(batch["wave"][:, 0], precomputed.feature_config(run.config))
     with nn.intercept_methods(adabn.batch_statistics(mask)):
         logits, _ = run.model.apply({"params": state.params, **state.model_state}, feats,
                                     train=False, mutable=["batch_stats"])
@@ -51,7 +55,7 @@ def im_loss(run, state, waves):
 def test_only_batchnorm_scales_and_biases_move_and_the_loss_falls(im_run):
     run, state, waves = im_run
     some = waves[:6]  # one batch of 8 with 2 padding rows
-    adapted = run.speaker_state(state, some)
+    adapted = run.adapt(state, some).state
     before = traverse_util.flatten_dict(jax.device_get(state.params))
     after = traverse_util.flatten_dict(jax.device_get(adapted.params))
     keys = set(speaker_im.affine_keys(state.params, state.model_state["batch_stats"]))
@@ -65,7 +69,7 @@ def test_only_batchnorm_scales_and_biases_move_and_the_loss_falls(im_run):
     assert max(np.abs(after[k] - before[k]).max() for k in keys) > 1e-3
     assert im_loss(run, adapted, some) < im_loss(run, state, some)
     # deterministic, and the trained state is left as it was
-    again = traverse_util.flatten_dict(jax.device_get(run.speaker_state(state, some).params))
+    again = traverse_util.flatten_dict(jax.device_get(run.adapt(state, some).state.params))
     for key in keys:
         np.testing.assert_array_equal(again[key], after[key])
     np.testing.assert_array_equal(
@@ -76,23 +80,23 @@ def test_only_batchnorm_scales_and_biases_move_and_the_loss_falls(im_run):
 def test_each_speaker_is_fitted_from_the_trained_weights(im_run):
     run, state, waves = im_run
     speakers = ["a", "b"] * 5
-    probs = run.predict_probs(state, waves, speakers=speakers)
+    probs = run.probs(state, waves, speakers=speakers)
     b = [i for i, s in enumerate(speakers) if s == "b"]
-    alone = run.predict_probs(state, [waves[i] for i in b], speakers=["b"] * len(b))
+    alone = run.probs(state, [waves[i] for i in b], speakers=["b"] * len(b))
     np.testing.assert_allclose(probs[b], alone, rtol=1e-4, atol=1e-6)
     off = run.config.copy_and_resolve_references()
-    off.train.speaker_im_steps = 0
-    other = train.Run(off)
+    off.adapt.speaker_im_steps = 0
+    other = runner.Runner(off)
     same = other.init().replace(params=state.params, model_state=state.model_state)
-    plain = other.predict_probs(same, waves, speakers=speakers)
+    plain = other.probs(same, waves, speakers=speakers)
     assert np.abs(plain - probs).max() > 1e-3
 
 
 def test_config_errors(tiny_corpus):
-    config = tiny(tiny_corpus, **{"train.speaker_im_steps": 5})
-    with pytest.raises(config_lib.ConfigError, match="set config.train.bn_statistics=speaker"):
+    config = tiny(tiny_corpus, **{"adapt.speaker_im_steps": 5})
+    with pytest.raises(errors.ConfigError, match="set config.adapt.bn_statistics=speaker"):
         config_lib.validate(config)
-    config = tiny(tiny_corpus, **{"train.speaker_im_steps": -1,
-                                  "train.bn_statistics": "speaker"})
-    with pytest.raises(config_lib.ConfigError, match="speaker_im_steps must be >= 0"):
+    config = tiny(tiny_corpus, **{"adapt.speaker_im_steps": -1,
+                                  "adapt.bn_statistics": "speaker"})
+    with pytest.raises(errors.ConfigError, match="speaker_im_steps must be >= 0"):
         config_lib.validate(config)

@@ -9,8 +9,14 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jax_ser import (adaptation_sets, calibration, config as config_lib, corpora, features,
-                     input_pipeline, labels, speaker_norm, train)
+from jax_ser import adaptation_sets, errors, frontend
+from jax_ser import config as config_lib
+from jax_ser.adapt import speaker_norm
+from jax_ser.data import batches as batches_lib
+from jax_ser.data import corpora, labels
+from jax_ser.evaluate import calibration
+from jax_ser.frontend import features
+from jax_ser.train import loop
 from tests.e2e import run_cli, tiny
 
 FEATURES = dict(name="log_mel", sample_rate=16000, n_fft=512, hop_length=160, win_length=400,
@@ -47,7 +53,7 @@ def test_normalised_speaker_has_zero_mean_unit_std_per_band():
     assert stats.shape == (8, 2, 32)
     np.testing.assert_array_equal(stats[0], stats[3])
     assert np.abs(stats[0, 0] - stats[4, 0]).max() > 10  # dB apart in some band
-    feats = train.frontend(jnp.asarray(np.stack(waves)), FEATURES, jnp.asarray(stats))
+    feats = frontend.compute(jnp.asarray(np.stack(waves)), FEATURES, jnp.asarray(stats))
     feats = np.asarray(feats)[:, :50]  # the last frame's centre is the clip's end: not counted
     for rows in (slice(0, 4), slice(4, 8)):
         frames = feats[rows].reshape(-1, 32)
@@ -62,14 +68,14 @@ def test_batches_carry_each_examples_own_statistics():
     labels = np.arange(10, dtype=np.int32)
     stats = np.arange(10, dtype=np.float32)[:, None, None] * np.ones((1, 2, 3), np.float32)
     kwargs = dict(global_batch=4, clip_samples=64, seed=0, epoch=1)
-    batches = list(input_pipeline.train_batches(waves, labels, speaker_stats=stats, **kwargs))
+    batches = list(batches_lib.train_batches(waves, labels, speaker_stats=stats, **kwargs))
     assert len(batches) == 2
     for batch in batches:
         np.testing.assert_array_equal(batch["speaker_stats"][:, 0, 0], batch["label"])
         np.testing.assert_array_equal(batch["wave"][:, 0], batch["label"])
-    assert "speaker_stats" not in next(input_pipeline.train_batches(waves, labels, **kwargs))
+    assert "speaker_stats" not in next(batches_lib.train_batches(waves, labels, **kwargs))
 
-    out = list(input_pipeline.eval_batches(waves, global_batch=4, clip_samples=64, num_crops=2,
+    out = list(batches_lib.eval_batches(waves, global_batch=4, clip_samples=64, num_crops=2,
                                            speaker_stats=stats))
     got = np.concatenate([b["speaker_stats"] for b in out])
     mask = np.concatenate([b["mask"] for b in out])
@@ -84,7 +90,7 @@ def test_batches_carry_each_examples_own_statistics():
 ])
 def test_config_errors(change, message, tiny_corpus):
     config = tiny(tiny_corpus, **change)
-    with pytest.raises(config_lib.ConfigError, match=message):
+    with pytest.raises(errors.ConfigError, match=message):
         config_lib.validate(config)
 
 
@@ -92,17 +98,17 @@ def test_config_errors(change, message, tiny_corpus):
 # biases (jax_ser.speaker_im), on clips long enough for every file: predict takes them over what
 # it labels, a long file's windows, and evaluation over its centre crop, so only a speaker whose
 # files all fit the clip gets the same statistics in both.
-@pytest.mark.parametrize("changes", [{}, {"train.bn_statistics": "speaker",
+@pytest.mark.parametrize("changes", [{}, {"adapt.bn_statistics": "speaker",
                                           "data.clip_seconds": 3.5},
-                                     {"train.bn_statistics": "speaker", "data.clip_seconds": 3.5,
-                                      "train.speaker_im_steps": 3}])
+                                     {"adapt.bn_statistics": "speaker", "data.clip_seconds": 3.5,
+                                      "adapt.speaker_im_steps": 3}])
 def test_trained_run_labels_new_recordings_as_it_evaluated(changes, tiny_corpus, tmp_path):
     """A run with normalize=speaker; predict, given one test speaker's files, takes their
     statistics and reproduces the probabilities the run's own evaluation wrote for them."""
     workdir = tmp_path / "run"
     config = tiny(tiny_corpus, **{"features.normalize": "speaker", "train.num_epochs": 2,
                                   "train.progress_bar": False, **changes})
-    results = train.train_and_evaluate(config, workdir)
+    results = loop.train_and_evaluate(config, workdir)
     assert results["test"]["n"] == 120
     speaker_files = sorted(u.path for u in corpora.read("ravdess", str(tiny_corpus))
                            if u.speaker == "01")

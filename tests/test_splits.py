@@ -5,14 +5,11 @@ import logging
 
 import pytest
 
-from jax_ser.corpora import Utterance
-from jax_ser.splits import (
-    EMOBOX_RAVDESS_FOLDS,
-    Split,
-    check_speaker_independent,
-    make_split,
-    speaker_folds,
-)
+from jax_ser import errors
+from jax_ser.data.corpora import Utterance
+from jax_ser.protocols import Split, check_speaker_independent, make_split
+from jax_ser.protocols.emobox import EMOBOX_RAVDESS_FOLDS
+from jax_ser.protocols.fold import speaker_folds
 
 EMOTIONS = ("neutral", "calm", "happy", "sad", "angry", "fearful", "disgust", "surprised")
 
@@ -177,11 +174,11 @@ def test_guard_names_shared_speakers():
 
 @pytest.mark.parametrize("spec,message", [
     ("fold:5", "fold index must be one of 0..4"),
-    ("fold:-1", "fold index must be one of 0..4"),
-    ("fold:x", "fold index must be one of 0..4"),
-    ("bogus", "valid forms: fold:K, loso:SPEAKER, session:N, random, final"),
-    ("loso:", "valid forms"),
-    ("final:1", "valid forms"),
+    ("fold:-1", "fold:K holds out the K-th group .* \\(K from 0\\)"),
+    ("fold:x", "fold:K holds out"),
+    ("bogus", "unknown protocol 'bogus'; known: emobox, final, fold, loso, random, session"),
+    ("loso:", "loso:SPEAKER holds out one speaker"),
+    ("final:1", "final trains on every speaker"),
 ])
 def test_bad_specs(spec, message):
     with pytest.raises(ValueError, match=message):
@@ -213,7 +210,7 @@ def test_emobox_fold_missing_actors_is_named(caplog):
         make_split(utterances, "emobox:6")
     with pytest.raises(ValueError, match="emobox:1.*actor 21 is not"):
         make_split(utterances, "emobox:1")
-    with caplog.at_level(logging.WARNING, logger="jax_ser.splits"):
+    with caplog.at_level(logging.WARNING, logger="jax_ser.protocols.emobox"):
         split = make_split(utterances, "emobox:2")  # actors 04 10 12 14 are all there
     assert speakers(split.test) == ["04", "10", "12", "14"]
     assert "21, 22, 23, 24 absent" in caplog.text
@@ -246,5 +243,5 @@ def test_eval_corpus_must_be_a_corpus_read():
     config = tiny_config.get_config()
     config.data.corpus, config.data.root = "ravdess,tess", "/r,/t"
     config.data.eval_corpus = "ravdes"
-    with pytest.raises(config_lib.ConfigError, match="config.data.eval_corpus: 'ravdes'"):
+    with pytest.raises(errors.ConfigError, match="config.data.eval_corpus: 'ravdes'"):
         config_lib.validate(config)

@@ -7,9 +7,13 @@ import numpy as np
 import pytest
 from flax import traverse_util
 
-from jax_ser import config as config_lib, extract_features, input_pipeline, train
-from jax_ser.encoders import hf_checkpoint
-from jax_ser.encoders.wav2vec2 import Encoder
+from jax_ser import config as config_lib
+from jax_ser import extract_features
+from jax_ser.data import cache, load
+from jax_ser.evaluate import runner
+from jax_ser.models.pretrained import hf_checkpoint
+from jax_ser.models.pretrained.wav2vec2 import Encoder
+from jax_ser.train import loop, trainer
 from tests import tiny_config
 from tests.e2e import REPO
 from tests.test_encoders import torch_model
@@ -41,7 +45,7 @@ def flat(tree):
 
 def test_checkpoint_loads_and_only_unfrozen_parts_train(wavlm_checkpoint):
     config = load_config("wav2vec2_q2l", wavlm_checkpoint)
-    run = train.Run(config, steps_per_epoch=2)
+    run = trainer.Trainer(config, steps_per_epoch=2)
     state = run.init()
     params = flat(state.params)
     _, reference = hf_checkpoint.load(wavlm_checkpoint)
@@ -64,7 +68,7 @@ def test_checkpoint_loads_and_only_unfrozen_parts_train(wavlm_checkpoint):
 
 def test_layer_wise_decay_and_frozen_layers_set_learning_rate_factors(wavlm_checkpoint):
     config = load_config("wav2vec2_q2l", wavlm_checkpoint, freeze_layers=1)
-    run = train.Run(config)
+    run = runner.Runner(config)
     scales = flat(run.module.lr_scales(jax.eval_shape(run.init).params, config.model))
     assert scales["encoder/feature_projection/projection/kernel"] == 0.0
     assert scales["encoder/encoder/layers_0/attention/q_proj/kernel"] == 0.0
@@ -80,7 +84,7 @@ def test_layer_wise_decay_and_frozen_layers_set_learning_rate_factors(wavlm_chec
 def test_every_encoder_config_steps_from_scratch(name, wavlm_checkpoint):
     config = load_config(name, wavlm_checkpoint, remat=False)
     config.model.init = "random"
-    run = train.Run(config, steps_per_epoch=2)
+    run = trainer.Trainer(config, steps_per_epoch=2)
     state = run.init()
     rng = np.random.default_rng(1)
     batch = {
@@ -90,7 +94,7 @@ def test_every_encoder_config_steps_from_scratch(name, wavlm_checkpoint):
     for _ in range(2):
         state, m = run.train_step(state, {k: run.to_global(v) for k, v in batch.items()})
         assert bool(m["finite"])
-    probs = run.predict_probs(state, list(batch["wave"][:3]))
+    probs = run.probs(state, list(batch["wave"][:3]))
     assert probs.shape == (3, 8)
     np.testing.assert_allclose(probs.sum(-1), 1.0, rtol=1e-5)
 
@@ -101,7 +105,7 @@ def test_design_card_command_trains_end_to_end(wavlm_checkpoint, tiny_corpus, tm
     config.data.corpus, config.data.root = "ravdess", str(tiny_corpus)
     config.data.fold_size, config.data.val_speakers = 2, 1
     config.train.num_epochs, config.train.progress_bar = 1, False
-    results = train.train_and_evaluate(config, tmp_path)
+    results = loop.train_and_evaluate(config, tmp_path)
     assert results["model"]["init"] == "pretrained"
     assert results["epochs_run"] == 1 and np.isfinite(results["history"][0]["train_loss"])
     assert (
@@ -120,8 +124,8 @@ def test_extracted_features_train_a_frame_model(tiny_corpus, tmp_path):
     assert meta["num_utterances"] == 480 and meta["dim"] == 32 and meta["frame_rate"] == 200
 
     # frames equal the encoder's layer-1 output on the unpadded utterance (float16 storage)
-    utterance = train.read_utterances(config)[7]
-    wave = input_pipeline.decode([utterance], config.data).waves[utterance.path]
+    utterance = load.read_utterances(config)[7]
+    wave = cache.decode([utterance], config.data).waves[utterance.path]
     with np.load(tmp_path / "feats" / "features.npz") as z:
         i = list(z["paths"]).index(utterance.path)
         stored = z["frames"][z["offsets"][i] : z["offsets"][i + 1]].astype(np.float32)
@@ -141,6 +145,6 @@ def test_extracted_features_train_a_frame_model(tiny_corpus, tmp_path):
     frame_model.data.precomputed, frame_model.features.name = str(tmp_path / "feats"), "precomputed"
     frame_model.data.clip_seconds = 0.5  # 100 frames
     frame_model.train.num_epochs, frame_model.train.progress_bar = 2, False
-    results = train.train_and_evaluate(frame_model, tmp_path / "run")
+    results = loop.train_and_evaluate(frame_model, tmp_path / "run")
     assert results["data"]["num_train"] == 300 and results["data"]["bad_files"]["count"] == 0
     assert all(np.isfinite(h["train_loss"]) for h in results["history"])

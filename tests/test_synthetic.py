@@ -13,7 +13,7 @@ from sklearn.metrics import balanced_accuracy_score
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
-from jax_ser import synthetic
+from jax_ser.data import synthetic
 
 SAMPLE_RATE = 16000
 RAVDESS_NAME = re.compile(r"03-01-0([1-8])-0([12])-0([12])-0([12])-(\d\d)\.wav")

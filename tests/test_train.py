@@ -3,10 +3,12 @@ losses on two simulated devices as on one."""
 
 import json
 
+import jax
 import ml_collections
 import numpy as np
 
-from jax_ser import labels, train
+from jax_ser.data import labels
+from jax_ser.train import loop
 from tests.e2e import CHANCE_UA, cli_args, run_cli, tiny
 
 
@@ -44,11 +46,16 @@ def test_workdir_holds_everything(trained):
     assert (workdir / "checkpoints" / "best").is_dir()
     log = (workdir / "log.txt").read_text()
     assert "epoch 8/8" in log and "val UA" in log
+    # where and with what it ran, for the results tables
+    made = metrics["provenance"]
+    assert made["jax"] == jax.__version__ and made["backend"] == "cpu"
+    assert made["device_count"] == jax.device_count() and made["host_cores"] >= 1
+    assert made["commit"] and made["host_cpu"]
 
 
 def test_rerun_of_a_finished_run_does_not_train_again(trained, tiny_corpus):
     workdir, results = trained
-    again = train.train_and_evaluate(tiny(tiny_corpus, **{"train.progress_bar": False}), workdir)
+    again = loop.train_and_evaluate(tiny(tiny_corpus, **{"train.progress_bar": False}), workdir)
     assert again["history"] == results["history"]
     assert again["test"]["ua"] == results["test"]["ua"]
 
@@ -92,6 +99,6 @@ def test_early_stopping_ends_the_run_after_patience_epochs(tiny_corpus, tmp_path
         config.model = ml_collections.ConfigDict(
             dict(name="lstm_dense", init="random", hidden=8, dense=(8, 8), standardize=False)
         )
-    results = train.train_and_evaluate(config, tmp_path)
+    results = loop.train_and_evaluate(config, tmp_path)
     assert results["stopped_early"] and results["epochs_run"] == 3 and results["best_epoch"] == 1
     assert len({h["val_ua"] for h in results["history"]}) == 1

@@ -17,5 +17,5 @@ def get_config():
     config.train.num_epochs = 8
     config.train.learning_rate = 3e-3
     config.train.checkpoint_every_steps = 7
-    config.train.eval_batch_size = 32
+    config.eval.batch_size = 32
     return config

@@ -3,7 +3,9 @@
   python -m jax_ser.ablate --config configs/ablations/dense_layers.py --workdir runs/abl_dense \
       --config.data.corpus=ravdess --config.data.root=/path/to/RAVDESS
 
-RAVDESS results: README.md, "Ablations".
+Measured (RAVDESS actors 01-20, 5 folds of 4 test actors, 2 validation actors, seed 0, 2-core CPU,
+JAX 0.10.2): UA 0.233 ± 0.044 with 2 layers, 0.236 ± 0.024 with 3. Results:
+results/dense_layers_ablation.md.
 """
 
 from pathlib import Path

@@ -1,10 +1,10 @@
-"""Ablation: learning rate x frame representation of the LSTM + dense model.
+"""Ablation: learning rate x frame representation of the LSTM + dense model (12 cells).
 
   python -m jax_ser.ablate --config configs/ablations/lr_representation.py --workdir runs/abl_lr \
       --config.data.corpus=ravdess --config.data.root=/path/to/RAVDESS
 
-Base: configs/lstm_dense_mfcc.py. Representations as in the reports: 15 MFCCs, 80 mel bands, the
-power spectrogram of 513 bins (n_fft 1024, window 1024, hop 256). 12 cells.
+Base: configs/lstm_dense_mfcc.py. Representations: 15 MFCCs, 80 mel bands, the power spectrogram of
+513 bins (n_fft 1024, window 1024, hop 256). Not measured yet.
 """
 
 from pathlib import Path

@@ -3,7 +3,8 @@
   python -m jax_ser.ablate --config configs/ablations/sequence_length.py --workdir runs/abl_seq \
       --config.data.corpus=ravdess --config.data.root=/path/to/RAVDESS
 
-Base: configs/lstm_dense_mfcc.py. Evaluation takes the centre window of the same length.
+Base: configs/lstm_dense_mfcc.py; evaluation takes the centre window of the same length. Not
+measured yet.
 """
 
 from pathlib import Path

@@ -16,8 +16,8 @@ from typing import Any, NamedTuple
 import flax.linen as nn
 import jax.numpy as jnp
 
-from jax_ser import imagenet
 from jax_ser.models import _layers
+from jax_ser.models.pretrained import imagenet
 
 ModuleDef = Any
 

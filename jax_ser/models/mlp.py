@@ -10,7 +10,7 @@ dB values and MFCCs differ in scale by orders of magnitude.
 import flax.linen as nn
 import jax.numpy as jnp
 
-from jax_ser import heads
+from jax_ser.models import heads
 
 POOLINGS = {"mean": heads.masked_mean, "mean_std": heads.masked_mean_std}
 

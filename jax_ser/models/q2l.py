@@ -12,8 +12,7 @@ light front end trained from scratch on spectral features, chosen by `frontend`:
 import flax.linen as nn
 import jax.numpy as jnp
 
-from jax_ser import heads
-from jax_ser.models import bilstm, cnn
+from jax_ser.models import bilstm, cnn, heads
 
 FRONTENDS = ("mel_projection", "cnn", "bilstm")
 

@@ -12,7 +12,7 @@ from typing import Any
 import flax.linen as nn
 import jax.numpy as jnp
 
-from jax_ser import imagenet
+from jax_ser.models.pretrained import imagenet
 
 ModuleDef = Any
 

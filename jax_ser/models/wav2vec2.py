@@ -22,9 +22,9 @@ import jax
 import jax.numpy as jnp
 from flax import traverse_util
 
-from jax_ser import heads
-from jax_ser.encoders import hf_checkpoint
-from jax_ser.encoders.wav2vec2 import Encoder, EncoderConfig
+from jax_ser.models import heads
+from jax_ser.models.pretrained import hf_checkpoint
+from jax_ser.models.pretrained.wav2vec2 import Encoder, EncoderConfig
 
 _BASE = dict(
     hidden_size=768,

@@ -1,0 +1,113 @@
+"""Corpora -> task labels -> a protocol's split -> decoded waveforms: the data of one run."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+from jax_ser import protocols
+from jax_ser.data import cache, corpora, labels, precomputed
+from jax_ser.errors import ConfigError, DataError
+
+log = logging.getLogger(__name__)
+
+
+def check_config(config) -> None:
+    """The data section's keys that cannot run."""
+    for key in ("sample_rate", "clip_seconds"):
+        if not config.data[key] > 0:
+            raise ConfigError(f"config.data.{key} must be positive, got {config.data[key]!r}")
+    if not config.data.corpus.strip():
+        raise ConfigError("config.data.corpus is empty")
+    for name, root in corpus_list(config):
+        if name not in corpora.names():
+            raise ConfigError(
+                f"config.data.corpus: unknown corpus {name!r}; known: {', '.join(corpora.names())}"
+            )
+        if not root and name != "synthetic":
+            raise ConfigError(
+                f"config.data.root is required for corpus {name!r}: pass "
+                f"--config.data.root=/path/to/{name} (the folder of the corpus's original layout)"
+            )
+    names = [name for name, _ in corpus_list(config)]
+    if config.data.eval_corpus and config.data.eval_corpus not in names:
+        raise ConfigError(
+            f"config.data.eval_corpus: {config.data.eval_corpus!r} is not one of the corpora "
+            f"read (config.data.corpus: {', '.join(names)})"
+        )
+    try:
+        labels.task_classes(config.data.task)
+    except ValueError as e:
+        raise ConfigError(f"config.data.task: {e}") from None
+    if not 0 <= config.data.max_bad_fraction <= 1:
+        raise ConfigError("config.data.max_bad_fraction must lie in [0, 1]")
+    if bool(config.data.precomputed) != (config.features.name == "precomputed"):
+        raise ConfigError(
+            "config.data.precomputed (a folder of extracted features) and "
+            "config.features.name=precomputed go together"
+        )
+
+
+def corpus_list(config) -> list[tuple[str, str]]:
+    """(name, root) pairs from the comma-separated data.corpus and data.root."""
+    names = [n.strip() for n in config.data.corpus.split(",") if n.strip()]
+    roots = (
+        [r.strip() for r in config.data.root.split(",")] if config.data.root else [""] * len(names)
+    )
+    if len(roots) != len(names):
+        raise ConfigError(
+            f"config.data.root: {len(roots)} root(s) for {len(names)} corpora {names}; one root "
+            "per corpus, comma-separated in the same order"
+        )
+    return list(zip(names, roots))
+
+
+def read_utterances(config) -> list[corpora.Utterance]:
+    """Every utterance of the configured corpora, labelled for the configured task."""
+    utterances = []
+    for name, root in corpus_list(config):
+        utterances += corpora.read(name, root or None)
+    utterances = labels.apply_task(utterances, config.data.task)
+    if not utterances:
+        raise DataError(
+            f"no utterances of task {config.data.task} in {config.data.corpus}"
+        )
+    return utterances
+
+
+def load_data(config):
+    """Corpora -> task labels -> split -> decoded waveforms, with the bad files counted."""
+    utterances = read_utterances(config)
+    try:
+        split = protocols.make_split(
+            utterances,
+            config.data.split,
+            fold_size=config.data.fold_size,
+            val_speakers=config.data.val_speakers,
+            seed=config.seed,
+            allow_random=config.data.allow_random_split,
+            eval_corpus=config.data.eval_corpus,
+        )
+    except ValueError as e:  # a split these data cannot hold, e.g. an EmoBox fold's missing actor
+        raise DataError(str(e)) from None
+    if not split.speaker_independent:
+        warning = (
+            "WARNING: split 'random' shares speakers between train and test; its numbers are "
+            "speaker-dependent and not comparable with speaker-independent results"
+        )
+        log.warning(warning)
+        print(warning, file=sys.stderr)
+    if config.data.precomputed:
+        decoded = precomputed.load_precomputed(config.data.precomputed, utterances)
+    else:
+        decoded = cache.decode(utterances, config.data)
+    cache.check_bad_fraction(decoded, len(utterances), config.data.max_bad_fraction)
+    parts = {
+        name: [u for u in getattr(split, name) if u.path in decoded.waves]
+        for name in ("train", "val", "test")
+    }
+    if not parts["train"]:
+        raise DataError(f"split {config.data.split} leaves no training utterances")
+    return split, parts, decoded
+
+

@@ -1,0 +1,66 @@
+"""The train state and how it lies on the devices: a (data, fsdp) mesh, the batch split over
+every device, large arrays of the state split over the `fsdp` axis (train.fsdp)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+from flax.training import train_state
+from jax.sharding import NamedSharding
+from jax.sharding import PartitionSpec as P
+
+from jax_ser import frontend
+from jax_ser.errors import ConfigError
+from jax_ser.frontend import features
+
+
+class TrainState(train_state.TrainState):
+    model_state: Any  # non-parameter collections, e.g. batch_stats
+
+
+
+def init_state(config, model, tx, input_shape: tuple[int, ...], feature_config: dict) -> TrainState:
+    """Fresh weights of `model` for inputs of `input_shape`, with optimizer `tx`."""
+    identity = jnp.stack([jnp.zeros(features.num_features(feature_config)),
+                          jnp.ones(features.num_features(feature_config))])[None]
+    feats = frontend.compute(jnp.zeros((1, *input_shape), jnp.float32), feature_config, identity)
+    key = jax.random.PRNGKey(config.seed)
+    variables = dict(model.init({"params": key, "dropout": key}, feats, train=False))
+    params = variables.pop("params")
+    return TrainState.create(apply_fn=model.apply, params=params, tx=tx, model_state=variables)
+
+
+# FSDP leaves smaller arrays whole: gathering them would cost more than storing them saves.
+FSDP_MIN_SIZE = 2**16
+
+
+def fsdp_spec(shape: tuple[int, ...], fsdp: int) -> P:
+    """Split a train-state array of at least FSDP_MIN_SIZE elements `fsdp` ways over the `fsdp`
+    mesh axis, along its largest dimension that `fsdp` divides; replicate the rest. Optimizer
+    moments have their parameter's shape, so they are split the same way."""
+    if fsdp > 1 and math.prod(shape) >= FSDP_MIN_SIZE:
+        for dim in sorted(range(len(shape)), key=lambda d: -shape[d]):
+            if shape[dim] % fsdp == 0:
+                return P(*["fsdp" if d == dim else None for d in range(len(shape))])
+    return P()
+
+
+
+
+def make_mesh(fsdp: int) -> jax.sharding.Mesh:
+    """All devices as a (devices / fsdp, fsdp) mesh of axes ("data", "fsdp")."""
+    if jax.device_count() % fsdp:
+        raise ConfigError(f"config.train.fsdp={fsdp} must divide the {jax.device_count()} devices")
+    return jax.make_mesh(
+        (jax.device_count() // fsdp, fsdp),
+        ("data", "fsdp"),
+        axis_types=(jax.sharding.AxisType.Auto,) * 2,
+    )
+
+
+def state_sharding(mesh, abstract_state, fsdp: int):
+    """Each array of the train state split by `fsdp_spec`."""
+    return jax.tree.map(lambda x: NamedSharding(mesh, fsdp_spec(x.shape, fsdp)), abstract_state)

@@ -1,0 +1,39 @@
+"""Workdirs trained before the package was rearranged (config keys under their old names:
+train.bn_statistics, train.speaker_im_steps, data.eval_crops, ...) still load and label
+recordings exactly as they did. The fixtures are two tiny runs made with that code, and the
+predict lines it wrote for the recordings in waves/ (expected_predictions.jsonl)."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from jax_ser.evaluate import trained
+
+FIXTURES = Path(__file__).parent / "fixtures" / "old_workdirs"
+
+
+@pytest.mark.parametrize("name", ["plain", "adapted"])
+def test_an_old_workdir_predicts_as_before(name):
+    workdir = FIXTURES / name
+    saved = json.loads((workdir / "config.json").read_text())
+    assert "bn_statistics" in saved["train"] and "eval" not in saved  # the old layout
+    model = trained.Trained(workdir)
+    assert model.config.adapt.bn_statistics == saved["train"]["bn_statistics"]
+    assert model.config.eval.crops == saved["data"]["eval_crops"]
+    assert model.needs_speaker == (name == "adapted")
+    expected = [json.loads(line) for line in (workdir / "expected_predictions.jsonl").open()]
+    paths = sorted(str(p) for p in (FIXTURES / "waves").glob("*.wav"))
+    assert [Path(p).name for p in paths] == [e["path"] for e in expected]
+    speaker = model.adapt(paths) if model.needs_speaker else None
+    long_files = 0
+    for path, want in zip(paths, expected):
+        got = model.predict_file(path, 0.0, speaker)
+        assert got["label"] == want["label"]
+        assert got["probs"] == pytest.approx(want["probs"], abs=2e-5)
+        assert len(got.get("segments", [])) == len(want.get("segments", []))
+        for g, w in zip(got.get("segments", []), want.get("segments", [])):
+            assert (g["start"], g["end"], g["label"]) == (w["start"], w["end"], w["label"])
+            assert g["probs"] == pytest.approx(w["probs"], abs=2e-5)
+        long_files += "segments" in want
+    assert long_files >= 1
