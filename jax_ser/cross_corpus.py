@@ -32,12 +32,10 @@ from ml_collections import config_flags
 
 from jax_ser import config as config_lib
 from jax_ser import errors
-from jax_ser.config import workdir as workdir_lib
 from jax_ser.data import batches, cache, corpora, labels, load
-from jax_ser.evaluate import metrics, trained
+from jax_ser.evaluate import metrics, tables, trained
 from jax_ser.train import loop
 
-METRICS = (("ua", "UA"), ("wa", "WA"), ("macro_f1", "macro-F1"))
 IN_CORPUS = "in-corpus: held-out speakers of the training run's split"
 CROSS_CORPUS = "cross-corpus: every utterance"
 
@@ -131,14 +129,11 @@ def cross_corpus(config, workdir, train_items, test_names, roots=(), classes=())
     for train_set, c in configs.items():
         name = "+".join(train_set)
         run_dir = workdir / f"train_{name}"
-        finished = run_dir / "metrics.json"
-        if finished.exists():
-            workdir_lib.save_or_check_config(c, run_dir)
-            results = json.loads(finished.read_text())
-            print(f"train {name}: finished earlier, read {finished}", file=sys.stderr)
-        else:
-            print(f"train {name}", file=sys.stderr)
-            results = loop.train_and_evaluate(c, run_dir)
+        print(f"train {name}", file=sys.stderr)
+        results, earlier = loop.train_or_read(c, run_dir)
+        if earlier:
+            print(f"train {name}: finished earlier, read {run_dir / 'metrics.json'}",
+                  file=sys.stderr)
         model = None
         for test in test_names:
             path = run_dir / f"test_{test}.json"
@@ -192,13 +187,13 @@ def _other_corpus_cell(model, config, corpus: str, roots, task: str, classes) ->
 
 
 def _scores(report: dict) -> dict:
-    return {"n": report["n"], **{key: report[key] for key, _ in METRICS}}
+    return {"n": report["n"], **{key: report[key] for key in tables.METRICS}}
 
 
 def write_tables(cells: list[dict], workdir: Path, split: str) -> str:
     """cross_corpus.csv (a row per cell) and cross_corpus.md (a train × test matrix per metric)."""
     workdir.mkdir(parents=True, exist_ok=True)
-    fields = ["train", "test", "protocol", "n", *(key for key, _ in METRICS)]
+    fields = ["train", "test", "protocol", "n", *tables.METRICS]
     with open(workdir / "cross_corpus.csv", "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore")
         writer.writeheader()
@@ -209,7 +204,7 @@ def write_tables(cells: list[dict], workdir: Path, split: str) -> str:
     header = (f"Classes: {', '.join(cells[0]['classes'])}. Rows: training corpora (split "
               f"{split}); columns: test corpus.")
     lines = [header, ""]
-    for key, title in METRICS:
+    for key, title in tables.METRIC_TITLES.items():
         lines += [f"**{title}**", "", "| train \\ test | " + " | ".join(columns) + " |",
                   "|---|" + "---:|" * len(columns)]
         for row in rows:

@@ -17,7 +17,6 @@ from pathlib import Path
 import ml_collections
 
 from jax_ser import adapt
-from jax_ser.errors import ConfigError
 
 
 def base_config(model: dict) -> ml_collections.ConfigDict:
@@ -205,17 +204,3 @@ def model_defaults(name: str) -> dict:
             if len(kinds) == 1:
                 defaults[f.name] = ml_collections.config_dict.placeholder(kinds[0])
     return defaults
-
-
-def corpus_list(config) -> list[tuple[str, str]]:
-    """(name, root) pairs from the comma-separated data.corpus and data.root."""
-    names = [n.strip() for n in config.data.corpus.split(",") if n.strip()]
-    roots = (
-        [r.strip() for r in config.data.root.split(",")] if config.data.root else [""] * len(names)
-    )
-    if len(roots) != len(names):
-        raise ConfigError(
-            f"config.data.root: {len(roots)} root(s) for {len(names)} corpora {names}; one root "
-            "per corpus, comma-separated in the same order"
-        )
-    return list(zip(names, roots))

@@ -121,6 +121,8 @@ class Runner:
         adapted = {s: self.adapt(state, [waves[i] for i in index], num_crops=num_crops)
                    for s, index in groups.items()}
         if all(a.state is state for a in adapted.values()):  # only feature statistics: one pass
+            if all(a.stats is None for a in adapted.values()):
+                return self._probs(state, waves, num_crops, None)
             stats = np.zeros((len(waves), *next(iter(adapted.values())).stats.shape), np.float32)
             for s, index in groups.items():
                 stats[index] = adapted[s].stats

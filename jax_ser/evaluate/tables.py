@@ -17,6 +17,7 @@ from jax_ser.errors import DataError
 from jax_ser.evaluate import metrics
 
 METRICS = ("ua", "wa", "macro_f1")
+METRIC_TITLES = {"ua": "UA", "wa": "WA", "macro_f1": "macro-F1"}
 
 
 def run_dirs(workdir: Path) -> list[Path]:

@@ -58,7 +58,6 @@ def cross_validate(config, workdir: str | Path, folds=None, seeds=None,
     its own folder (a finished one, with metrics.json, is read back); the summary tables' rows.
     `train_fn` trains and writes metrics.json: train.loop.train_and_evaluate unless given
     (benchmarks/reference_recipe.py passes its own)."""
-    train_fn = train_fn or loop.train_and_evaluate
     config_lib.validate(config)
     workdir = Path(workdir)
     utterances = load.read_utterances(config)
@@ -79,14 +78,10 @@ def cross_validate(config, workdir: str | Path, folds=None, seeds=None,
     for arg in args:
         for seed in seeds:
             run_dir = workdir / protocols.run_name(kind, arg, seed)
-            finished = run_dir / "metrics.json"
-            if finished.exists():
-                workdir_lib.save_or_check_config(run_config(arg, seed), run_dir)
-                results = json.loads(finished.read_text())
-                print(f"{kind} {arg} seed {seed}: finished earlier, read {finished}",
+            results, earlier = loop.train_or_read(run_config(arg, seed), run_dir, train_fn)
+            if earlier:
+                print(f"{kind} {arg} seed {seed}: finished earlier, read {run_dir}/metrics.json",
                       file=sys.stderr)
-            else:
-                results = train_fn(run_config(arg, seed), run_dir)
             rows[arg, seed] = tables.summary_row(tables.fold_column(arg), seed, results)
             every = {**earlier_runs(workdir, kind, run_config, skip=set(rows)), **rows}
             tables.write_tables([every[k] for k in _ordered(every)], workdir)

@@ -9,6 +9,7 @@ split over an `fsdp` axis).
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 import time
@@ -184,6 +185,17 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     )
     ckpts.close()
     return results
+
+
+def train_or_read(config, run_dir: Path, train_fn=None) -> tuple[dict, bool]:
+    """A run's results: read back from `run_dir` if it finished there (with this config: a
+    ConfigError otherwise), else trained there by `train_fn` (default train_and_evaluate). The
+    bool says whether it had finished earlier."""
+    finished = Path(run_dir) / "metrics.json"
+    if finished.exists():
+        workdir_lib.save_or_check_config(config, Path(run_dir))
+        return json.loads(finished.read_text()), True
+    return (train_fn or train_and_evaluate)(config, run_dir), False
 
 
 def _train_epoch(run, state, meta: dict, waves, targets,
