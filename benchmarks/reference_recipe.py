@@ -16,7 +16,7 @@ The data, the loop over folds and the scoring are jax_ser's own: jax_ser.cross_v
 every fold and seed with `train_run` in place of jax_ser's training, and load.load_data gives
 each run its split ("fold:K", data.fold_size test speakers, data.val_speakers validation
 speakers) and the same cached, trimmed and peak-normalised 16 kHz waveforms; scores come from
-jax_ser.metrics.classification_report. The features, model and training are PyTorch
+jax_ser.evaluate.metrics.classification_report. The features, model and training are PyTorch
 (benchmarks/torch_models.py), seeded per fold and seed. Each run writes
 <workdir>/fold<K>_seed<S>/metrics.json and config.json; finished runs are read back, not trained
 again. summary.md and summary.csv list every run with the mean ± std, as cross_validate's do.
@@ -252,7 +252,7 @@ def main(argv):
 
 def define_flags():
     """Command-line flags, defined only when run as a program, so the module imports cleanly."""
-    flags.DEFINE_string("corpus", "ravdess", "Corpus name (jax_ser.corpora).")
+    flags.DEFINE_string("corpus", "ravdess", "Corpus name (jax_ser.data.corpora).")
     flags.DEFINE_string("root", "", "Corpus folder; '' only for the built-in synthetic corpus.")
     flags.DEFINE_string("workdir", None, "Folder holding one run folder per fold and seed.")
     flags.DEFINE_list("folds", [], "Fold numbers (fold:K from 0); default: every fold.")

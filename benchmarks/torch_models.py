@@ -8,7 +8,7 @@ from torch import nn
 
 
 class TorchFrontend(nn.Module):
-    """Waves [B, N] -> normalised log-mel [B, T, n_mels], as jax_ser.train.frontend computes it."""
+    """Waves [B, N] -> normalised log-mel [B, T, n_mels], as jax_ser.frontend.compute computes it."""
 
     def __init__(self, fc):
         super().__init__()

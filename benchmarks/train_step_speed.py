@@ -2,7 +2,7 @@
 
   python -m benchmarks.train_step_speed [--batch 32] [--seconds 3] [--steps 5]
 
-jax_ser's step is `train.Run(config).train_step`, exactly what training runs: features from the
+jax_ser's step is `Trainer(config).train_step` (jax_ser.train.trainer), exactly what training runs: features from the
 waveforms, forward, backward, clipping and AdamW, all in one jitted call. The PyTorch twins
 (benchmarks/torch_models.py) take the same waveforms and do the same work eagerly, in the way a
 PyTorch SER script does: features with torch.stft and librosa's mel matrix inside the step, a

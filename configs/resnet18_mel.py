@@ -5,8 +5,8 @@
       --workdir runs/ravdess/resnet18_mel \
       --config.data.corpus=ravdess --config.data.root=/path/to/RAVDESS --seeds=0,1
 
-Built-in synthetic corpus, fold 0, seed 0 (2-core CPU, JAX 0.10.2): test UA 0.492, WA 0.521,
-macro-F1 0.464 (results/synthetic.md). RAVDESS actors 01-20, 5 folds of 4 test actors, 2 validation
+Built-in synthetic corpus, fold 0, seed 0 (2-core CPU, JAX 0.10.2): test UA 0.512, WA 0.538,
+macro-F1 0.490 (results/synthetic.md). RAVDESS actors 01-20, 5 folds of 4 test actors, 2 validation
 actors, seeds 0 and 1 (2-core CPU, JAX 0.10.2): UA 0.497 ± 0.078, WA 0.514 ± 0.077, macro-F1 0.487
 ± 0.088 over 10 runs (results/ravdess_resnet18_mel.md); with --config.features.normalize=speaker UA
 0.577 ± 0.086 (results/ravdess_speaker_norm.md).

@@ -1,5 +1,5 @@
 """Each speaker's own BatchNorm statistics at evaluation (adapt.bn_statistics=speaker,
-jax_ser.adabn): the statistics are those of the speaker's real crops, layer after layer, and a
+jax_ser.adapt.adabn): the statistics are those of the speaker's real crops, layer after layer, and a
 speaker's probabilities depend on their own recordings alone."""
 
 import flax.linen as nn

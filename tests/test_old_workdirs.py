@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from jax_ser.config import workdir as workdir_lib
 from jax_ser.evaluate import trained
+from tests.e2e import tiny
 
 FIXTURES = Path(__file__).parent / "fixtures" / "old_workdirs"
 
@@ -37,3 +39,19 @@ def test_an_old_workdir_predicts_as_before(name):
             assert g["probs"] == pytest.approx(w["probs"], abs=2e-5)
         long_files += "segments" in want
     assert long_files >= 1
+
+
+@pytest.mark.parametrize("name", ["plain", "adapted"])
+def test_an_old_workdir_resumes_under_todays_key_names(name):
+    """The same settings written with today's key names are the run's config: resuming it (or
+    reading it back in cross_validate) is allowed; a changed evaluation key is a change."""
+    saved = json.loads((FIXTURES / name / "config.json").read_text())
+    overrides = {"train.progress_bar": False, "train.num_epochs": 2,
+                 "train.checkpoint_every_steps": 0, "model.width": 4}
+    if name == "adapted":
+        overrides.update({"features.normalize": "speaker", "adapt.bn_statistics": "speaker",
+                          "adapt.speaker_im_steps": 2, "data.val_speakers": 0})
+    config = tiny(saved["data"]["root"], **overrides)
+    assert workdir_lib.config_changes(config, FIXTURES / name) == []
+    config.eval.crops = 3
+    assert workdir_lib.config_changes(config, FIXTURES / name) == ["eval.crops: 1 -> 3"]

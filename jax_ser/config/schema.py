@@ -27,7 +27,7 @@ def base_config(model: dict) -> ml_collections.ConfigDict:
     c.data = ml_collections.ConfigDict()
     c.data.corpus = "synthetic"  # registry names, comma-separated to combine corpora
     c.data.root = ""  # one root per corpus, same order; "" = built-in cache (synthetic only)
-    c.data.task = "ravdess8"  # jax_ser.labels.TASKS; "TASK:class,class" keeps those classes
+    c.data.task = "ravdess8"  # jax_ser.data.labels.TASKS; "TASK:class,class" keeps those classes
     c.data.split = "fold:0"  # fold:K | loso:SPEAKER | session:N | emobox:K | random | final
     c.data.fold_size = 4  # speakers per test fold
     c.data.val_speakers = 2  # taken from the training speakers, for model selection
@@ -89,7 +89,7 @@ def base_config(model: dict) -> ml_collections.ConfigDict:
     # Each training batch holds one speaker's utterances, so BatchNorm normalises each batch with
     # one speaker's statistics, as adapt.bn_statistics=speaker does at evaluation.
     c.train.speaker_batches = False
-    # Evaluate and keep the exponential moving average of the weights (jax_ser/ema.py), e.g.
+    # Evaluate and keep the exponential moving average of the weights (jax_ser/train/ema.py), e.g.
     # 0.999; 0 = off.
     c.train.ema_decay = 0.0
     c.train.early_stopping_patience = 0  # epochs without validation gain; 0 = never stop early
@@ -103,7 +103,7 @@ def base_config(model: dict) -> ml_collections.ConfigDict:
     c.train.max_nan_steps = 20  # consecutive non-finite losses before the run stops
     c.train.progress_bar = True
 
-    # Augmentation in the jitted train step (jax_ser/augment.py), every element off by default.
+    # Augmentation in the jitted train step (jax_ser/frontend/augment.py), every element off by default.
     # A `*_prob` is the chance that one example gets that augmentation.
     # Evaluation: validation in training, test, predict, reevaluate. These keys and adapt's may
     # change between training and a later evaluation of the same weights (jax_ser.reevaluate).

@@ -81,7 +81,7 @@ def evaluate_and_write(
 
 def temperature_scaling(config, results: dict, targets, probs: dict, class_names) -> dict:
     """With eval.temperature_scaling and validation speakers: fit one temperature on the
-    validation outputs (jax_ser.calibration), record NLL, ECE and ROC AUC of each part before and
+    validation outputs (jax_ser.evaluate.calibration), record NLL, ECE and ROC AUC of each part before and
     after it in results["calibration"], and return the calibrated probabilities by part name."""
     if not config.eval.temperature_scaling:
         return {}

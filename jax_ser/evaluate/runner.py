@@ -117,21 +117,24 @@ class Runner:
         `state` as it is."""
         if not self.adapters or speakers is None:
             return self._probs(state, waves, num_crops, None)
-        groups = adabn.speaker_groups(speakers)
-        adapted = {s: self.adapt(state, [waves[i] for i in index], num_crops=num_crops)
-                   for s, index in groups.items()}
-        if all(a.state is state for a in adapted.values()):  # only feature statistics: one pass
-            if all(a.stats is None for a in adapted.values()):
-                return self._probs(state, waves, num_crops, None)
-            stats = np.zeros((len(waves), *next(iter(adapted.values())).stats.shape), np.float32)
-            for s, index in groups.items():
-                stats[index] = adapted[s].stats
-            return self._probs(state, waves, num_crops, stats)
         out = np.zeros((len(waves), len(self.class_names)), np.float32)
-        for s, index in groups.items():
-            speaker = adapted[s]
-            out[index] = self._probs(speaker.state, speaker.crops, num_crops,
-                                     tile(speaker.stats, len(index)))
+        stats = None
+        same_weights = np.zeros(len(waves), bool)  # labelled in one pass, after the loop
+        for index in adabn.speaker_groups(speakers).values():
+            part = [waves[i] for i in index]
+            speaker = self.adapt(state, part, num_crops=num_crops)
+            if speaker.state is not state:
+                out[index] = self.labelled(speaker, part, num_crops)
+                continue
+            same_weights[index] = True
+            if speaker.stats is not None:  # only feature statistics
+                if stats is None:
+                    stats = np.zeros((len(waves), *speaker.stats.shape), np.float32)
+                stats[index] = speaker.stats
+        if same_weights.any():
+            index = np.flatnonzero(same_weights)
+            out[index] = self._probs(state, [waves[i] for i in index], num_crops,
+                                     None if stats is None else stats[index])
         return out
 
     def _probs(self, state, waves, num_crops, speaker_stats) -> np.ndarray:

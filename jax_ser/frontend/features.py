@@ -260,7 +260,7 @@ def num_frames(num_samples: int, cfg: Any) -> int:
 def normalize(feats: jax.Array, mode: str, stats: jax.Array | None = None) -> jax.Array:
     """Standardise features per example: over (T, F) ("utterance"), over T per band
     ("frequency"), or per band with `stats` [B, 2, F], the mean and std of each example's
-    speaker ("speaker", jax_ser.speaker_norm); dividing by sqrt(var + 1e-5) keeps silent inputs
+    speaker ("speaker", jax_ser.adapt.speaker_norm); dividing by sqrt(var + 1e-5) keeps silent inputs
     finite and differentiable."""
     if mode == "none":
         return feats

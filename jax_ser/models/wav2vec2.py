@@ -70,7 +70,7 @@ class Model(nn.Module):
 
     num_classes: int
     checkpoint: str = "facebook/wav2vec2-base"
-    head: str = "linear"  # linear | mlp | attentive_stats | q2l (jax_ser.heads)
+    head: str = "linear"  # linear | mlp | attentive_stats | q2l (jax_ser.models.heads)
     head_options: Any = None  # keyword arguments of the head, e.g. {"hidden": (256,)}
     layer: int = -1  # hidden state the head reads: 0 = CNN projection, k = output of layer k
     weighted_layers: bool = False  # SUPERB: learnable softmax-weighted sum of all hidden states

@@ -19,7 +19,7 @@ AUDIO_EXTENSIONS = (".wav", ".flac", ".aiff", ".aif", ".ogg", ".mp3")
 
 @dataclasses.dataclass(frozen=True)
 class Utterance:
-    """One labelled recording; `label` is a canonical `jax_ser.labels.VOCABULARY` name."""
+    """One labelled recording; `label` is a canonical `jax_ser.data.labels.VOCABULARY` name."""
 
     path: str
     label: str
