@@ -8,9 +8,10 @@ import pytest
 import soundfile as sf
 
 from jax_ser import config as config_lib
-from jax_ser import cross_corpus, errors
+from jax_ser import errors
 from jax_ser.data import synthetic
 from jax_ser.evaluate import trained
+from jax_ser.train import cross_corpus as matrix
 from jax_ser.train import loop
 from tests.e2e import REPO
 
@@ -48,7 +49,7 @@ def logreg():
 
 def test_matrix_of_shared_classes_with_speaker_independent_in_corpus_cells(roots, tmp_path,
                                                                           monkeypatch):
-    cells = cross_corpus.cross_corpus(logreg(), tmp_path, ["ravdess", "ravdess+tess"],
+    cells = matrix.cross_corpus(logreg(), tmp_path, ["ravdess", "ravdess+tess"],
                                       ["ravdess", "tess"], roots)
     assert [(c["train"], c["test"]) for c in cells] == [
         ("ravdess", "ravdess"), ("ravdess", "tess"),
@@ -58,9 +59,9 @@ def test_matrix_of_shared_classes_with_speaker_independent_in_corpus_cells(roots
     assert run["data"]["task"] == "ravdess8:" + ",".join(SHARED)
     in_corpus, other, _, none = cells
     # fold:0 holds out actors 01 and 02: 7 utterances each once calm is left out
-    assert in_corpus["protocol"] == cross_corpus.IN_CORPUS and in_corpus["n"] == 14
+    assert in_corpus["protocol"] == matrix.IN_CORPUS and in_corpus["n"] == 14
     assert in_corpus["speakers"] == ["ravdess/01", "ravdess/02"]
-    assert other["protocol"] == cross_corpus.CROSS_CORPUS and other["n"] == 14
+    assert other["protocol"] == matrix.CROSS_CORPUS and other["n"] == 14
     assert other["report"]["labels"] == list(SHARED)
     assert none["n"] == 0 and "holds out no speaker of tess" in none["note"]
 
@@ -77,7 +78,7 @@ def test_matrix_of_shared_classes_with_speaker_independent_in_corpus_cells(roots
 
     monkeypatch.setattr(loop, "train_and_evaluate", no_work)
     monkeypatch.setattr(trained, "Trained", no_work)
-    again = cross_corpus.cross_corpus(logreg(), tmp_path, ["ravdess", "ravdess+tess"],
+    again = matrix.cross_corpus(logreg(), tmp_path, ["ravdess", "ravdess+tess"],
                                       ["ravdess", "tess"], roots)
     assert again == cells
 
@@ -85,14 +86,14 @@ def test_matrix_of_shared_classes_with_speaker_independent_in_corpus_cells(roots
 def test_classes_roots_and_split_are_checked(roots, tmp_path):
     config = logreg()
     with pytest.raises(errors.ConfigError, match="calm"):
-        cross_corpus.cross_corpus(config, tmp_path, ["ravdess"], ["tess"], roots,
+        matrix.cross_corpus(config, tmp_path, ["ravdess"], ["tess"], roots,
                                   classes=["calm", "sad"])
     with pytest.raises(errors.ConfigError, match="--roots=tess="):
-        cross_corpus.cross_corpus(config, tmp_path, ["ravdess"], ["tess"], roots[:1])
+        matrix.cross_corpus(config, tmp_path, ["ravdess"], ["tess"], roots[:1])
     with pytest.raises(errors.ConfigError, match="not name=path"):
-        cross_corpus.corpus_roots(config, ["tess"])
+        matrix.corpus_roots(config, ["tess"])
     config.data.split = "random"
     config.data.allow_random_split = True
     with pytest.raises(errors.ConfigError, match="held-out speakers"):
-        cross_corpus.cross_corpus(config, tmp_path, ["ravdess"], ["tess"], roots)
+        matrix.cross_corpus(config, tmp_path, ["ravdess"], ["tess"], roots)
     assert not list(tmp_path.iterdir())

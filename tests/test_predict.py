@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from jax_ser import adaptation_sets
 from jax_ser.data import corpora, labels
+from jax_ser.evaluate import adaptation_sets as adaptation_sets_lib
 from jax_ser.evaluate import calibration, trained
 from tests.e2e import run_cli
 
@@ -77,7 +77,7 @@ def test_predict_reproduces_test_accuracy_and_handles_long_and_bad_files(
 
 def test_adaptation_sets_refuse_a_model_that_does_not_adapt(trained):
     with pytest.raises(ValueError, match="does not adapt to the speaker"):
-        adaptation_sets.set_scores(trained[0])
+        adaptation_sets_lib.set_scores(trained[0])
 
 
 def test_mean_line_averages_files_and_segments_and_passes_errors():

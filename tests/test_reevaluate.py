@@ -6,14 +6,14 @@ import sys
 
 import pytest
 
-from jax_ser import errors, reevaluate
-from jax_ser.evaluate import tables
+from jax_ser import errors
+from jax_ser.evaluate import reevaluation, tables
 from tests.e2e import run_cli
 
 
 def test_without_a_change_the_runs_own_test_scores_come_back(trained):
     workdir, results = trained
-    scores, lines = reevaluate.rescore(workdir, {"eval.batch_size": 7})
+    scores, lines = reevaluation.rescore(workdir, {"eval.batch_size": 7})
     for m in tables.METRICS:
         assert scores[m] == pytest.approx(results["test"][m], abs=1e-6)
     own = tables.test_predictions(workdir)
@@ -25,14 +25,14 @@ def test_without_a_change_the_runs_own_test_scores_come_back(trained):
 
 def test_training_keys_and_malformed_changes_are_refused():
     with pytest.raises(errors.ConfigError, match="change what was trained"):
-        reevaluate.parse_changes(["train.learning_rate=0.1"])
+        reevaluation.parse_changes(["train.learning_rate=0.1"])
     with pytest.raises(errors.ConfigError, match="KEY=VALUE"):
-        reevaluate.parse_changes(["adapt.speaker_im_steps"])
-    assert reevaluate.parse_changes(["adapt.speaker_im_steps=30", "adapt.bn_statistics=speaker"]
+        reevaluation.parse_changes(["adapt.speaker_im_steps"])
+    assert reevaluation.parse_changes(["adapt.speaker_im_steps=30", "adapt.bn_statistics=speaker"]
                                     ) == {"adapt.speaker_im_steps": 30,
                                           "adapt.bn_statistics": "speaker"}
     # the keys' names before they had their own sections still work
-    assert reevaluate.parse_changes(["train.bn_statistics=speaker", "data.eval_crops=3"]) == {
+    assert reevaluation.parse_changes(["train.bn_statistics=speaker", "data.eval_crops=3"]) == {
         "adapt.bn_statistics": "speaker", "eval.crops": 3}
 
 

@@ -11,12 +11,12 @@ import jax
 import numpy as np
 import pytest
 
-from jax_ser import ablate, errors, frontend, models
 from jax_ser import config as config_lib
+from jax_ser import errors, frontend, models
 from jax_ser.data import audio, cache, corpora, labels, precomputed
 from jax_ser.evaluate import trained
 from jax_ser.models import classical
-from jax_ser.train import loop
+from jax_ser.train import ablation, loop
 from tests import test_models
 from tests.e2e import CHANCE_UA, REPO
 
@@ -164,7 +164,7 @@ def test_q2l_trains_with_either_loss(loss, tiny_corpus, tmp_path):
 def test_ablation_cells_are_the_product_of_the_axes():
     grid = {"train.learning_rate": [1e-3, 1e-4],
             "representation": {"mel": {"features.name": "mel"}, "mfcc": {"features.name": "mfcc"}}}
-    cells = ablate.cells(grid)
+    cells = ablation.cells(grid)
     assert [name for name, _ in cells] == [
         "learning_rate=0.001,representation=mel", "learning_rate=0.001,representation=mfcc",
         "learning_rate=0.0001,representation=mel", "learning_rate=0.0001,representation=mfcc",
@@ -175,7 +175,7 @@ def test_ablation_cells_are_the_product_of_the_axes():
 def test_ablation_override_typo_is_named():
     config = config_lib.load_module(REPO / "configs" / "lstm_dense_mfcc.py").get_config()
     with pytest.raises(errors.ConfigError, match="model.dens"):
-        ablate.cell_config(config, {"model.dens": (64,)})
+        ablation.cell_config(config, {"model.dens": (64,)})
 
 
 @pytest.mark.parametrize("name", ["dense_layers", "sequence_length", "lr_representation",
@@ -183,25 +183,25 @@ def test_ablation_override_typo_is_named():
 def test_ready_ablations_validate_every_cell(name):
     path = REPO / "configs" / "ablations" / f"{name}.py"
     base = config_lib.load_module(path).get_config()
-    for _, overrides in ablate.cells(ablate.load_grid(path)):
-        config_lib.validate(ablate.cell_config(base, overrides))
+    for _, overrides in ablation.cells(ablation.load_grid(path)):
+        config_lib.validate(ablation.cell_config(base, overrides))
 
 
 def test_speaker_adaptation_ablation_goes_from_resnet18_mel_to_ravdess_best():
     path = REPO / "configs" / "ablations" / "speaker_adaptation.py"
-    cells = ablate.cells(ablate.load_grid(path))
+    cells = ablation.cells(ablation.load_grid(path))
     base = config_lib.load_module(path).get_config()
     load_config = lambda name: config_lib.load_module(REPO / "configs" / f"{name}.py").get_config()
-    assert ablate.cell_config(base, cells[0][1]).to_dict() == load_config("resnet18_mel").to_dict()
-    assert ablate.cell_config(base, cells[-1][1]).to_dict() == load_config("ravdess_best").to_dict()
+    assert ablation.cell_config(base, cells[0][1]).to_dict() == load_config("resnet18_mel").to_dict()
+    assert ablation.cell_config(base, cells[-1][1]).to_dict() == load_config("ravdess_best").to_dict()
 
 
 def test_ablation_runs_every_cell_and_resumes(tiny_corpus, tmp_path, capsys):
     config = load("classical_logreg", tiny_corpus)
     grid = {"model.C": [0.1, 1.0]}
-    rows = ablate.ablate(config, grid, tmp_path, folds=[0], only={1})
+    rows = ablation.ablate(config, grid, tmp_path, folds=[0], only={1})
     assert [r["cell"] for r in rows] == ["C=1"]  # only the cell asked for
-    rows = ablate.ablate(config, grid, tmp_path, folds=[0])
+    rows = ablation.ablate(config, grid, tmp_path, folds=[0])
     assert [r["cell"] for r in rows] == ["C=0.1", "C=1"] and all(r["runs"] == 1 for r in rows)
     assert "finished earlier" in capsys.readouterr().err  # cell C=1 was read back, not refitted
     table = (tmp_path / "ablation.md").read_text()

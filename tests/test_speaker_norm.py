@@ -9,11 +9,12 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jax_ser import adaptation_sets, errors, frontend
 from jax_ser import config as config_lib
+from jax_ser import errors, frontend
 from jax_ser.adapt import speaker_norm
 from jax_ser.data import batches as batches_lib
 from jax_ser.data import corpora, labels
+from jax_ser.evaluate import adaptation_sets as adaptation_sets_lib
 from jax_ser.evaluate import calibration
 from jax_ser.frontend import features
 from jax_ser.train import loop
@@ -136,7 +137,7 @@ def test_trained_run_labels_new_recordings_as_it_evaluated(changes, tiny_corpus,
     assert compared == len(speaker_files) if changes else compared >= 3
 
     # statistics from all of a test speaker's recordings: the run's own evaluation
-    scores = adaptation_sets.set_scores(workdir)
-    assert list(scores) == list(adaptation_sets.SETS)
+    scores = adaptation_sets_lib.set_scores(workdir)
+    assert list(scores) == list(adaptation_sets_lib.SETS)
     assert scores["all"] == pytest.approx(results["test"]["ua"], abs=1e-9)
     assert all(0 <= ua <= 1 for ua in scores.values())

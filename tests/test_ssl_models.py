@@ -8,10 +8,9 @@ import pytest
 from flax import traverse_util
 
 from jax_ser import config as config_lib
-from jax_ser import extract_features
 from jax_ser.data import cache, load
 from jax_ser.evaluate import runner
-from jax_ser.models.pretrained import hf_checkpoint
+from jax_ser.models.pretrained import extract, hf_checkpoint
 from jax_ser.models.pretrained.wav2vec2 import Encoder
 from jax_ser.train import loop, trainer
 from tests import tiny_config
@@ -120,7 +119,7 @@ def test_extracted_features_train_a_frame_model(tiny_corpus, tmp_path):
     )  # 200 frames per second
     config = load_config("wav2vec2_base_cls", checkpoint)
     config.data.corpus, config.data.root = "ravdess", str(tiny_corpus)
-    meta = extract_features.extract(config, tmp_path / "feats", layer="1")
+    meta = extract.extract(config, tmp_path / "feats", layer="1")
     assert meta["num_utterances"] == 480 and meta["dim"] == 32 and meta["frame_rate"] == 200
 
     # frames equal the encoder's layer-1 output on the unpadded utterance (float16 storage)

@@ -103,7 +103,8 @@ def base_config(model: dict) -> ml_collections.ConfigDict:
     c.train.max_nan_steps = 20  # consecutive non-finite losses before the run stops
     c.train.progress_bar = True
 
-    # Augmentation in the jitted train step (jax_ser/frontend/augment.py), every element off by default.
+    # Augmentation in the jitted train step (jax_ser/frontend/augment.py), every element off by
+    # default.
     # A `*_prob` is the chance that one example gets that augmentation.
     # Evaluation: validation in training, test, predict, reevaluate. These keys and adapt's may
     # change between training and a later evaluation of the same weights (jax_ser.reevaluate).

@@ -280,7 +280,8 @@ def check_config(config) -> None:
     """The features section's keys that cannot run."""
     for key in ("n_fft", "hop_length"):
         if not config.features[key] > 0:
-            raise ConfigError(f"config.features.{key} must be positive, got {config.features[key]!r}")
+            raise ConfigError(
+                f"config.features.{key} must be positive, got {config.features[key]!r}")
     try:
         num_features(config.features)
     except ValueError as e:

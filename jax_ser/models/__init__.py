@@ -13,7 +13,8 @@ from jax_ser.errors import ConfigError
 
 NON_MODEL_FIELDS = ("name", "init")
 SHARED = ("heads",)  # building blocks of several models, not models
-HUB_ID = re.compile(r"[\w-]+/[\w.-]+")  # e.g. facebook/wav2vec2-base, fetched where there is network
+# A hub id such as facebook/wav2vec2-base, fetched where there is network.
+HUB_ID = re.compile(r"[\w-]+/[\w.-]+")
 
 
 def names() -> list[str]:

@@ -73,6 +73,7 @@ def make_train_step(config, model, class_weights, feature_config: dict):
             opt_state=keep(new.opt_state, state.opt_state),
             model_state=keep(new.model_state, state.model_state),
         )
-        return new, {"loss": loss, "accuracy": losses.batch_accuracy(logits, targets), "finite": finite}
+        accuracy = losses.batch_accuracy(logits, targets)
+        return new, {"loss": loss, "accuracy": accuracy, "finite": finite}
 
     return train_step
