@@ -55,3 +55,10 @@ def test_an_old_workdir_resumes_under_todays_key_names(name):
     assert workdir_lib.config_changes(config, FIXTURES / name) == []
     config.eval.crops = 3
     assert workdir_lib.config_changes(config, FIXTURES / name) == ["eval.crops: 1 -> 3"]
+
+
+def test_an_adapting_model_says_what_it_needs_before_it_labels():
+    model = trained.Trained(FIXTURES / "adapted")
+    path = str(sorted((FIXTURES / "waves").glob("*.wav"))[0])
+    with pytest.raises(ValueError, match="adapts to the speaker .*adabn.*first"):
+        model.predict_file(path)

@@ -188,3 +188,10 @@ def test_cross_validate_runs_every_session_and_refuses_what_it_cannot(tmp_path):
         cross_validation.cross_validate(tiny(ravdess, **{"data.split": "session"}),
                                         tmp_path / "s", train_fn=record)
     assert len(runs) == 2
+
+
+def test_one_run_of_a_protocol_needs_its_argument(tmp_path):
+    utterances = load.read_utterances(tiny(ravdess_names(tmp_path / "r", range(1, 5))))
+    with pytest.raises(ValueError, match="'loso' stands for every loso run.*cross_validate"):
+        protocols.make_split(utterances, "loso")
+    assert len(protocols.make_split(utterances, "loso:03", val_speakers=1).test) == 2

@@ -85,6 +85,11 @@ class Trained:
         """Calibrated probabilities of `waves`, by the model as trained or adapted to `speaker`
         (a jax_ser.adapt.Speaker from `adapt`)."""
         if speaker is None:
+            if self.needs_speaker:
+                raise ValueError(
+                    f"{self.workdir} adapts to the speaker ("
+                    + ", ".join(m.__name__.rpartition(".")[2] for m in self.runner.adapters)
+                    + "): adapt it to recordings of the speaker first (adapt(paths))")
             probs = self.runner.probs(self.state, waves, num_crops=num_crops)
         else:
             probs = self.runner.labelled(speaker, waves, num_crops)

@@ -49,6 +49,11 @@ class Options:
                    config.data.allow_random_split)
 
 
+def describe(module) -> str:
+    """A protocol's docstring on one line, for messages."""
+    return " ".join(module.__doc__.split())
+
+
 def names() -> list[str]:
     return sorted(m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_"))
 
@@ -68,7 +73,7 @@ def check_config(config) -> None:
                           f"known: {', '.join(names())}")
     module = protocol(kind)
     if not (re.fullmatch(module.FORM, arg) or (not arg and hasattr(module, "runs"))):
-        raise ConfigError(f"config.data.split: {config.data.split!r}: {module.__doc__.strip()}")
+        raise ConfigError(f"config.data.split: {config.data.split!r}: {describe(module)}")
     if kind == "random" and not config.data.allow_random_split:
         raise ConfigError(
             "config.data.split=random mixes speakers between train and test; set "
@@ -97,8 +102,12 @@ def make_split(utterances: list[Utterance], spec: str, *, fold_size: int = 4,
 def _split(utterances: list[Utterance], spec: str, options: Options) -> Split:
     kind, _, arg = spec.partition(":")
     module = protocol(kind)
+    if not arg and hasattr(module, "runs") and not re.fullmatch(module.FORM, arg):
+        raise ValueError(f"split {spec!r} stands for every {kind} run: one run needs its "
+                         f"argument ({describe(module)}); python -m jax_ser.cross_validate "
+                         "runs them all")
     if not re.fullmatch(module.FORM, arg):
-        raise ValueError(f"split {spec!r}: {module.__doc__.strip()}")
+        raise ValueError(f"split {spec!r}: {describe(module)}")
     return module.split(utterances, arg, options)
 
 
@@ -107,7 +116,7 @@ def runs(utterances: list[Utterance], kind: str, options: Options) -> list[str]:
     module = protocol(kind)
     if not hasattr(module, "runs"):
         raise ValueError(f"protocol {kind!r} has no set of runs to cross-validate "
-                         f"({module.__doc__.strip()}); choose one of: "
+                         f"({describe(module)}); choose one of: "
                          + ", ".join(n for n in names() if hasattr(protocol(n), "runs")))
     return module.runs(utterances, options)
 

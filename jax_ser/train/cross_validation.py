@@ -5,7 +5,6 @@ folder, or read back where it finished, and the summary of all of them (jax_ser.
 from __future__ import annotations
 
 import json
-import logging
 import sys
 from pathlib import Path
 
@@ -16,8 +15,6 @@ from jax_ser.data import labels, load
 from jax_ser.errors import DataError
 from jax_ser.evaluate import tables
 from jax_ser.train import loop
-
-log = logging.getLogger(__name__)
 
 
 def protocol_runs(config, utterances) -> tuple[str, list[str]]:
@@ -63,8 +60,8 @@ def cross_validate(config, workdir: str | Path, folds=None, seeds=None,
     utterances = load.read_utterances(config)
     kind, known = protocol_runs(config, utterances)
     if ":" in config.data.split:
-        log.info("cross_validate runs every %s run; the argument of data.split=%s is "
-                     "ignored (--folds picks runs)", kind, config.data.split)
+        print(f"cross_validate runs every {kind} run: the argument of data.split="
+              f"{config.data.split} is ignored (--folds picks runs)", file=sys.stderr)
     args = known if not folds else [str(k) for k in folds]
     check_runs(config, utterances, kind, args, known)
     seeds = asked_seeds(config, seeds)
