@@ -15,12 +15,19 @@ from tests.e2e import tiny
 FIXTURES = Path(__file__).parent / "fixtures" / "old_workdirs"
 
 
+@pytest.fixture(scope="module")
+def loaded():
+    """Each fixture workdir loaded once for the tests of this file."""
+    cache = {}
+    return lambda name: cache.setdefault(name, trained.Trained(FIXTURES / name))
+
+
 @pytest.mark.parametrize("name", ["plain", "adapted"])
-def test_an_old_workdir_predicts_as_before(name):
+def test_an_old_workdir_predicts_as_before(name, loaded):
     workdir = FIXTURES / name
     saved = json.loads((workdir / "config.json").read_text())
     assert "bn_statistics" in saved["train"] and "eval" not in saved  # the old layout
-    model = trained.Trained(workdir)
+    model = loaded(name)
     assert model.config.adapt.bn_statistics == saved["train"]["bn_statistics"]
     assert model.config.eval.crops == saved["data"]["eval_crops"]
     assert model.needs_speaker == (name == "adapted")
@@ -57,8 +64,8 @@ def test_an_old_workdir_resumes_under_todays_key_names(name):
     assert workdir_lib.config_changes(config, FIXTURES / name) == ["eval.crops: 1 -> 3"]
 
 
-def test_an_adapting_model_says_what_it_needs_before_it_labels():
-    model = trained.Trained(FIXTURES / "adapted")
+def test_an_adapting_model_says_what_it_needs_before_it_labels(loaded):
+    model = loaded("adapted")
     path = str(sorted((FIXTURES / "waves").glob("*.wav"))[0])
     with pytest.raises(ValueError, match="adapts to the speaker .*adabn.*first"):
         model.predict_file(path)
