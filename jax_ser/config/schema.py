@@ -154,15 +154,12 @@ def base_config(model: dict) -> ml_collections.ConfigDict:
     return c
 
 
-
-
 def load_module(path: str | os.PathLike):
     """A config file as a module, e.g. to build on another config's get_config()."""
     spec = importlib.util.spec_from_file_location(Path(path).stem, path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
-
 
 
 def fine_tuning(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:

@@ -91,7 +91,6 @@ def _file_id(path: str) -> tuple[str, int, int]:
         return path, -1, -1
 
 
-
 def check_bad_fraction(decoded: Decoded, total: int, max_fraction: float) -> None:
     if total and len(decoded.bad) / total > max_fraction:
         listing = "\n".join(f"  {p}: {r}" for p, r in list(decoded.bad.items())[:10])

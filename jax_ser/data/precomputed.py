@@ -16,7 +16,6 @@ from jax_ser.data.corpora import Utterance
 log = logging.getLogger(__name__)
 
 
-
 def precomputed_meta(directory: str) -> dict:
     """meta.json of features written by jax_ser.extract_features: dim, frame_rate, layer, ..."""
     path = Path(directory).expanduser() / "meta.json"

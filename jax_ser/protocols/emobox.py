@@ -52,7 +52,6 @@ def emobox_test_speakers(utterances: list[Utterance], fold: int) -> set[str]:
     return {f"ravdess/{a}" for a in actors}
 
 
-
 def split(utterances, arg: str, options):
     try:
         test_keys = emobox_test_speakers(utterances, int(arg))

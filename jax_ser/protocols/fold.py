@@ -22,7 +22,6 @@ def speaker_folds(utterances: list[Utterance], fold_size: int = 4) -> list[list[
     return folds
 
 
-
 def split(utterances, arg: str, options):
     folds = speaker_folds(utterances, options.fold_size)
     if int(arg) >= len(folds):

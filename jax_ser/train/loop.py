@@ -34,12 +34,12 @@ from jax_ser.train.trainer import Trainer
 
 log = logging.getLogger(__name__)
 
+
 def resize_for_step(train_config, step: int, steps_per_epoch: int) -> tuple[float, float] | None:
     """The train.progressive_resizing scales of the epoch that `step` falls in (None: full size).
     A function of the step alone, so a run resumed from a checkpoint, mid-epoch too, goes on at
     the size it stopped at."""
     return augment.resize_stage(train_config.progressive_resizing, step // steps_per_epoch)
-
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
@@ -322,7 +322,6 @@ def fit_classical(config, workdir: Path, split, parts, decoded, targets, t_start
     )
 
 
-
 def _exit_preempted(ckpts: checkpoints.Checkpoints, step: int, total_steps: int) -> None:
     """After SIGTERM: wait until the asynchronous save of `latest` at `step` is on disk, then exit;
     the machine may go away right after."""
@@ -336,7 +335,6 @@ def _exit_preempted(ckpts: checkpoints.Checkpoints, step: int, total_steps: int)
         preemption.EXIT_CODE,
     )
     raise preemption.Preempted(step)
-
 
 
 def _log_epoch(record: dict, num_epochs: int, improved: bool) -> None:

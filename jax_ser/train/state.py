@@ -21,7 +21,6 @@ class TrainState(train_state.TrainState):
     model_state: Any  # non-parameter collections, e.g. batch_stats
 
 
-
 def init_state(config, model, tx, input_shape: tuple[int, ...], feature_config: dict) -> TrainState:
     """Fresh weights of `model` for inputs of `input_shape`, with optimizer `tx`."""
     identity = jnp.stack([jnp.zeros(features.num_features(feature_config)),
@@ -46,8 +45,6 @@ def fsdp_spec(shape: tuple[int, ...], fsdp: int) -> P:
             if shape[dim] % fsdp == 0:
                 return P(*["fsdp" if d == dim else None for d in range(len(shape))])
     return P()
-
-
 
 
 def make_mesh(fsdp: int) -> jax.sharding.Mesh:
