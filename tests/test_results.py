@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from jax_ser import results
+from jax_ser.evaluate import results_pages as results
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 RESULTS = REPO / "results"

@@ -10,12 +10,12 @@ def validate(config) -> None:
     from jax_ser import adapt, models, protocols, train
     from jax_ser.data import load
     from jax_ser.evaluate import runner
-    from jax_ser.frontend import augment, features
+    from jax_ser.frontend import augment_checks, features
 
     load.check_config(config)
     protocols.check_config(config)
     features.check_config(config)
-    augment.check_config(config)
+    augment_checks.check_config(config)
     train.check_config(config)
     runner.check_config(config)
     variables = models.check_config(config)  # None for the classical (scikit-learn) family

@@ -35,9 +35,9 @@ def check_config(config) -> None:
         raise ConfigError(
             f"config.train.select_metric: {tc.select_metric!r} is not ua, wa or macro_f1"
         )
-    from jax_ser.frontend import augment
+    from jax_ser.frontend import augment_checks
 
-    augment.check_progressive_resizing(config)
+    augment_checks.check_progressive_resizing(config)
     if tc.speaker_batches and tc.class_balanced_sampling:
         raise ConfigError("config.train.speaker_batches and config.train.class_balanced_sampling "
                           "each choose the examples of a batch; set one of them")
