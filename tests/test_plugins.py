@@ -87,9 +87,7 @@ def test_a_protocol_is_one_file_and_cross_validates(monkeypatch, tmp_path):
             speakers = sorted_speakers(utterances)
             half = set(speakers[: len(speakers) // 2] if arg == "0"
                        else speakers[len(speakers) // 2:])
-            return held_out([u for u in utterances if u.speaker_key not in half],
-                            [u for u in utterances if u.speaker_key in half], f"halves:{arg}",
-                            options.val_speakers)
+            return held_out(utterances, half, f"halves:{arg}", options.val_speakers)
 
         def runs(utterances, options):
             return ["0", "1"]

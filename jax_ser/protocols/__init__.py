@@ -186,9 +186,12 @@ def _val_speakers(train: list[Utterance], count: int) -> list[str]:
     return chosen
 
 
-def held_out(rest: list[Utterance], test: list[Utterance], name: str,
-                val_speakers: int) -> Split:
-    """The split with `test` held out and validation speakers taken from `rest`, checked."""
+def held_out(utterances: list[Utterance], test_speakers: set[str], name: str,
+             val_speakers: int) -> Split:
+    """The split with the utterances of `test_speakers` (speaker keys) held out and validation
+    speakers taken from the rest, checked."""
+    rest = [u for u in utterances if u.speaker_key not in test_speakers]
+    test = [u for u in utterances if u.speaker_key in test_speakers]
     if not rest:
         raise ValueError(f"split {name!r} leaves no training utterances")
     val_keys = set(_val_speakers(rest, val_speakers))

@@ -57,9 +57,7 @@ def split(utterances, arg: str, options):
         test_keys = emobox_test_speakers(utterances, int(arg))
     except ValueError as e:
         raise ValueError(f"split 'emobox:{arg}': {e}") from None
-    return held_out([u for u in utterances if u.speaker_key not in test_keys],
-                    [u for u in utterances if u.speaker_key in test_keys], f"emobox:{arg}",
-                    options.val_speakers)
+    return held_out(utterances, test_keys, f"emobox:{arg}", options.val_speakers)
 
 
 def runs(utterances, options) -> list[str]:

@@ -9,4 +9,4 @@ FORM = r""
 
 
 def split(utterances, arg: str, options):
-    return held_out(utterances, [], "final", options.val_speakers)
+    return held_out(utterances, set(), "final", options.val_speakers)

@@ -28,9 +28,7 @@ def split(utterances, arg: str, options):
         raise ValueError(f"split 'fold:{arg}': fold index must be one of 0..{len(folds) - 1} "
                          f"({len(folds)} folds of {options.fold_size} speakers)")
     test_keys = set(folds[int(arg)])
-    return held_out([u for u in utterances if u.speaker_key not in test_keys],
-                    [u for u in utterances if u.speaker_key in test_keys], f"fold:{arg}",
-                    options.val_speakers)
+    return held_out(utterances, test_keys, f"fold:{arg}", options.val_speakers)
 
 
 def runs(utterances, options) -> list[str]:

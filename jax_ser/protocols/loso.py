@@ -10,9 +10,7 @@ FORM = r".+"
 
 def split(utterances, arg: str, options):
     speaker = _resolve_speaker(arg, sorted_speakers(utterances))
-    return held_out([u for u in utterances if u.speaker_key != speaker],
-                    [u for u in utterances if u.speaker_key == speaker], f"loso:{arg}",
-                    options.val_speakers)
+    return held_out(utterances, {speaker}, f"loso:{arg}", options.val_speakers)
 
 
 def runs(utterances, options) -> list[str]:

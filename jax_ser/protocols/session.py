@@ -18,9 +18,7 @@ def split(utterances, arg: str, options):
         valid = ", ".join(found) or "none (no utterance has a session)"
         raise ValueError(f"split 'session:{arg}': session must be one of: {valid}")
     test_keys = {u.speaker_key for u in utterances if u.session == arg}
-    return held_out([u for u in utterances if u.speaker_key not in test_keys],
-                    [u for u in utterances if u.speaker_key in test_keys], f"session:{arg}",
-                    options.val_speakers)
+    return held_out(utterances, test_keys, f"session:{arg}", options.val_speakers)
 
 
 def runs(utterances, options) -> list[str]:
