@@ -7,16 +7,14 @@ import sys
 
 from jax_ser import protocols
 from jax_ser.data import cache, corpora, labels, precomputed
-from jax_ser.errors import ConfigError, DataError
+from jax_ser.errors import ConfigError, DataError, check_positive
 
 log = logging.getLogger(__name__)
 
 
 def check_config(config) -> None:
     """The data section's keys that cannot run."""
-    for key in ("sample_rate", "clip_seconds"):
-        if not config.data[key] > 0:
-            raise ConfigError(f"config.data.{key} must be positive, got {config.data[key]!r}")
+    check_positive(config, "data", "sample_rate", "clip_seconds")
     if not config.data.corpus.strip():
         raise ConfigError("config.data.corpus is empty")
     for name, root in corpus_list(config):

@@ -18,15 +18,13 @@ from jax_ser import adapt, frontend, models
 from jax_ser.adapt import adabn
 from jax_ser.data import batches as batches_lib
 from jax_ser.data import labels, precomputed
-from jax_ser.errors import ConfigError
+from jax_ser.errors import check_positive
 from jax_ser.train import losses
 from jax_ser.train import state as state_lib
 
 
 def check_config(config) -> None:
-    for key in ("crops", "batch_size"):
-        if not config.eval[key] > 0:
-            raise ConfigError(f"config.eval.{key} must be positive, got {config.eval[key]!r}")
+    check_positive(config, "eval", "crops", "batch_size")
 
 
 class Runner:

@@ -85,13 +85,6 @@ def check_progressive_resizing(config) -> None:
         )
 
 
-def _positive(config, *keys: str) -> None:
-    for key in keys:
-        section, field = key.split(".")
-        if not config[section][field] > 0:
-            raise ConfigError(f"config.{key} must be positive, got {config[section][field]!r}")
-
-
 def check_config(config) -> None:
     """Ranges of config.augment."""
     a = config.augment

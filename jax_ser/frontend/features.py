@@ -17,7 +17,7 @@ import jax.numpy as jnp
 import librosa
 import numpy as np
 
-from jax_ser.errors import ConfigError
+from jax_ser.errors import ConfigError, check_positive
 
 NORMALIZATIONS = ("none", "utterance", "frequency", "speaker")
 
@@ -278,10 +278,7 @@ def normalize(feats: jax.Array, mode: str, stats: jax.Array | None = None) -> ja
 
 def check_config(config) -> None:
     """The features section's keys that cannot run."""
-    for key in ("n_fft", "hop_length"):
-        if not config.features[key] > 0:
-            raise ConfigError(
-                f"config.features.{key} must be positive, got {config.features[key]!r}")
+    check_positive(config, "features", "n_fft", "hop_length")
     try:
         num_features(config.features)
     except ValueError as e:

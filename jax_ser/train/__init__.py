@@ -1,7 +1,7 @@
 """Training: the train state on the devices (state.py), optimizer (optim.py), losses, the pure
 train step (steps.py), the loop (loop.py), checkpoints and preemption."""
 
-from jax_ser.errors import ConfigError
+from jax_ser.errors import ConfigError, check_positive
 
 SELECT_METRICS = ("ua", "wa", "macro_f1")
 LOSSES = ("softmax", "sigmoid")
@@ -11,9 +11,8 @@ SCHEDULES = ("constant", "warmup_cosine", "exponential")
 def check_config(config) -> None:
     """The train section's keys that cannot run."""
     tc = config.train
-    for key in ("batch_size", "grad_accum_steps", "fsdp", "num_epochs", "learning_rate"):
-        if not tc[key] > 0:
-            raise ConfigError(f"config.train.{key} must be positive, got {tc[key]!r}")
+    check_positive(config, "train", "batch_size", "grad_accum_steps", "fsdp", "num_epochs",
+                   "learning_rate")
     if tc.batch_size % tc.grad_accum_steps:
         raise ConfigError(
             f"config.train.grad_accum_steps={tc.grad_accum_steps} must divide "
