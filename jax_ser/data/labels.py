@@ -4,9 +4,13 @@ Readers emit canonical names; a task decides which of them a model sees, so the 
 scored under the class sets published results use (e.g. IEMOCAP's four classes, happy + excited).
 """
 
+import collections
 import dataclasses
+import logging
 
 from jax_ser.data.corpora import Utterance
+
+log = logging.getLogger(__name__)
 
 VOCABULARY = ("neutral", "calm", "happy", "sad", "angry", "fearful", "disgust", "surprised",
               "boredom", "excited", "frustrated", "other")
@@ -54,5 +58,9 @@ def task_classes(task: str) -> tuple[str, ...]:
 def apply_task(utterances: list[Utterance], task: str) -> list[Utterance]:
     """Utterances whose label the task keeps, relabelled with their task class."""
     mapping = _task_map(task)
-    kept = [u for u in utterances if u.label in mapping]
-    return [dataclasses.replace(u, label=mapping[u.label]) for u in kept]
+    left_out = collections.Counter(u.label for u in utterances if u.label not in mapping)
+    if left_out:
+        log.info("task %s leaves out %s", task,
+                 ", ".join(f"{n} {label}" for label, n in sorted(left_out.items())))
+    return [dataclasses.replace(u, label=mapping[u.label]) for u in utterances
+            if u.label in mapping]

@@ -27,6 +27,7 @@ class Utterance:
     corpus: str
     gender: str | None = None
     session: str | None = None
+    fold: str | None = None  # a manifest's own cross-validation fold (protocols/manifest.py)
 
     @property
     def speaker_key(self) -> str:
