@@ -9,6 +9,8 @@ other axis ("representation") takes a dict from a value's name to the overrides 
 Cells are the product of the axes. Each cell is a `jax_ser.cross_validate` run in
 <workdir>/<cell name>, so an interrupted ablation resumes where it stopped, and finished runs are
 read back. `--cells` runs a subset (to spread cells over hosts: launch/ablate_hosts.sh).
+Installed: jax-ser-ablate --config ablations/sequence_length ...; without --workdir, a new
+runs/<config name>/ablate-<date-time>.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from absl import app, flags, logging
 from ml_collections import config_flags
 
 from jax_ser import errors
+from jax_ser.config import cli
+from jax_ser.models.pretrained import hf_checkpoint
 from jax_ser.train import ablation
 
 
@@ -28,30 +32,36 @@ def main(argv):
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
     logging.set_verbosity(logging.WARNING)
     FLAGS = flags.FLAGS
+    config_file = config_flags.get_config_filename(FLAGS["config"])
+    workdir = FLAGS.workdir
     try:
-        grid = ablation.load_grid(config_flags.get_config_filename(FLAGS["config"]))
+        grid = ablation.load_grid(config_file)
         if FLAGS.list_cells:
             for index, (name, _) in enumerate(ablation.cells(grid)):
                 print(f"{index}\t{name}")
             return 0
+        hf_checkpoint.prefetch(FLAGS.config.model)  # no network: say so before any data
+        if workdir is None:
+            workdir = cli.default_workdir(config_file, "ablate")
+            print(f"workdir {workdir} (resume with --workdir={workdir})", flush=True)
         only = {int(c) for c in FLAGS.cells} if FLAGS.cells else None
-        rows = ablation.ablate(FLAGS.config, grid, FLAGS.workdir, FLAGS.folds, FLAGS.seeds, only)
+        rows = ablation.ablate(FLAGS.config, grid, workdir, FLAGS.folds, FLAGS.seeds, only)
         if not rows:
-            raise FileNotFoundError(f"no finished cell in {FLAGS.workdir}")
+            raise FileNotFoundError(f"no finished cell in {workdir}")
     except (errors.ConfigError, errors.DataError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    print(ablation.write_tables(rows, Path(FLAGS.workdir)))
-    print(f"tables in {Path(FLAGS.workdir) / 'ablation.md'} and ablation.csv")
+    print(ablation.write_tables(rows, Path(workdir)))
+    print(f"tables in {Path(workdir) / 'ablation.md'} and ablation.csv")
     return 0
 
 
 def define_flags():
     """Command-line flags, defined only when run as a program, so the module imports cleanly."""
-    config_flags.DEFINE_config_file(
-        "config", None, "Ablation config file (defines get_config and get_grid).", lock_config=True
-    )
-    flags.DEFINE_string("workdir", None, "Folder holding one cross-validation folder per cell.")
+    cli.define_config_flag("Ablation config (defines get_config and get_grid).")
+    flags.DEFINE_string("workdir", None, "Folder holding one cross-validation folder per cell; "
+                        "an existing one resumes. Default: a new runs/<config name>/"
+                        "ablate-<date-time>.")
     flags.DEFINE_list("folds", [], "Fold indices to run; default: every fold of the corpus.")
     flags.DEFINE_list("seeds", [], "Seeds to run; default: the config's seed.")
     flags.DEFINE_list("cells", [], "Cell indices to run (see --list_cells); default: all.")
@@ -59,6 +69,11 @@ def define_flags():
     flags.mark_flags_as_required(["config"])
 
 
-if __name__ == "__main__":
+def run():
+    """The jax-ser-ablate command."""
     define_flags()
     app.run(main)
+
+
+if __name__ == "__main__":
+    run()

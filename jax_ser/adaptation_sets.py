@@ -53,6 +53,11 @@ def define_flags():
     flags.mark_flags_as_required(["workdir"])
 
 
-if __name__ == "__main__":
+def run():
+    """The jax-ser-adaptation-sets command."""
     define_flags()
     app.run(main)
+
+
+if __name__ == "__main__":
+    run()

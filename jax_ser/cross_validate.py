@@ -3,6 +3,9 @@
   python -m jax_ser.cross_validate --config configs/resnet18_mel.py --workdir runs/cv \
       [--folds=0,1] [--seeds=0,1] [--config.data.corpus=ravdess --config.data.root=...]
 
+(jax-ser-cross-validate --config resnet18_mel ... installed; without --workdir, a new
+runs/<config name>/cross_validate-<date-time>.)
+
 Every run of the protocol that data.split names (jax_ser.protocols) is trained: fold (default:
 data.fold_size consecutive speakers at a time), loso (every speaker in turn), session (every
 recording session, IEMOCAP), emobox (EmoBox's six RAVDESS folds); an argument in data.split
@@ -24,10 +27,11 @@ import sys
 from pathlib import Path
 
 from absl import app, flags, logging
-from ml_collections import config_flags
 
+from jax_ser.config import cli
 from jax_ser.errors import ConfigError, DataError
 from jax_ser.evaluate import tables
+from jax_ser.models.pretrained import hf_checkpoint
 from jax_ser.train.cross_validation import cross_validate, seed_ensembles
 
 
@@ -35,14 +39,17 @@ def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
     logging.set_verbosity(logging.WARNING)
+    workdir = flags.FLAGS.workdir
     try:
-        rows = cross_validate(
-            flags.FLAGS.config, flags.FLAGS.workdir, flags.FLAGS.folds, flags.FLAGS.seeds
-        )
+        hf_checkpoint.prefetch(flags.FLAGS.config.model)  # no network: say so before any data
+        if workdir is None:
+            workdir = cli.default_workdir(flags.FLAGS["config"].config_filename, "cross_validate")
+            print(f"workdir {workdir} (resume with --workdir={workdir})", flush=True)
+        rows = cross_validate(flags.FLAGS.config, workdir, flags.FLAGS.folds, flags.FLAGS.seeds)
     except (ConfigError, DataError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    workdir = Path(flags.FLAGS.workdir)
+    workdir = Path(workdir)
     print(tables.write_tables(rows, workdir))
     print(f"tables in {workdir / 'summary.md'} and summary.csv")
     size = flags.FLAGS.ensemble
@@ -60,18 +67,23 @@ def main(argv):
 
 def define_flags():
     """Command-line flags, defined only when run as a program, so the module imports cleanly."""
-    config_flags.DEFINE_config_file(
-        "config", None, "Experiment config file (configs/*.py).", lock_config=True
-    )
-    flags.DEFINE_string("workdir", None, "Folder holding one run folder per fold and seed.")
+    cli.define_config_flag("Experiment config.")
+    flags.DEFINE_string("workdir", None, "Folder holding one run folder per fold and seed; an "
+                        "existing one resumes. Default: a new runs/<config name>/"
+                        "cross_validate-<date-time>.")
     flags.DEFINE_list("folds", [], "Runs to train: fold numbers (fold:K from 0, emobox:K from 1), "
                       "speakers (loso) or sessions; default: every run of the protocol.")
     flags.DEFINE_list("seeds", [], "Seeds to run; default: the config's seed.")
     flags.DEFINE_integer("ensemble", 1, "Also score seed ensembles: each fold's seeds in groups "
                          "of this many, their test probabilities averaged (ensemble.md); 1 = off.")
-    flags.mark_flags_as_required(["config", "workdir"])
+    flags.mark_flags_as_required(["config"])
+
+
+def run():
+    """The jax-ser-cross-validate command."""
+    define_flags()
+    app.run(main)
 
 
 if __name__ == "__main__":
-    define_flags()
-    app.run(main)
+    run()

@@ -16,9 +16,9 @@ from __future__ import annotations
 import sys
 
 from absl import app, flags, logging
-from ml_collections import config_flags
 
 from jax_ser import errors
+from jax_ser.config import cli
 from jax_ser.models.pretrained import extract
 
 
@@ -40,9 +40,7 @@ def main(argv):
 
 def define_flags():
     """Command-line flags, defined only when run as a program, so the module imports cleanly."""
-    config_flags.DEFINE_config_file(
-        "config", None, "An encoder config (model.name = wav2vec2).", lock_config=True
-    )
+    cli.define_config_flag("An encoder config (model.name = wav2vec2).")
     flags.DEFINE_string("output", None, "Folder for features.npz and meta.json.")
     flags.DEFINE_string(
         "layer", "-1", "Transformer layer k (0 = input of the first, -1 = last) or 'cnn'."
@@ -50,6 +48,11 @@ def define_flags():
     flags.mark_flags_as_required(["config", "output"])
 
 
-if __name__ == "__main__":
+def run():
+    """The jax-ser-extract-features command."""
     define_flags()
     app.run(main)
+
+
+if __name__ == "__main__":
+    run()

@@ -1,7 +1,9 @@
-"""Train and evaluate one config: `python -m jax_ser.main --config configs/X.py --workdir DIR`.
+"""Train and evaluate one config: `python -m jax_ser.main --config configs/X.py [--workdir DIR]`,
+or `jax-ser-train --config X` with the package installed (X: a config's name or file).
 
 Any field can be overridden, e.g. `--config.data.corpus=ravdess --config.data.root=/data/RAVDESS`.
-Running again on the same workdir resumes the run.
+The workdir defaults to a new runs/<config name>/<date-time>; running again on the same workdir
+resumes the run.
 
 Several processes (hosts) train one run together when each is started with the same command and
 JAX_COORDINATOR_ADDRESS=host:port, JAX_NUM_PROCESSES and its own JAX_PROCESS_ID, or on a cluster
@@ -14,13 +16,14 @@ import sys
 
 import jax
 from absl import app, flags, logging
-from ml_collections import config_flags
 
 from jax_ser import errors
+from jax_ser.config import cli
+from jax_ser.models.pretrained import hf_checkpoint
 
 
-def init_distributed() -> None:
-    """Join the run's other processes, before anything starts a JAX backend."""
+def init_distributed() -> bool:
+    """Join the run's other processes, before anything starts a JAX backend; True if joined."""
     env = os.environ
     if "JAX_COORDINATOR_ADDRESS" in env:  # jax reads the address itself
         count, index = env.get("JAX_NUM_PROCESSES"), env.get("JAX_PROCESS_ID")
@@ -28,28 +31,36 @@ def init_distributed() -> None:
             num_processes=int(count) if count else None,
             process_id=int(index) if index else None,
         )
-        return
+        return True
     try:  # a cluster jax detects supplies all three
         jax.distributed.initialize()
+        return True
     except ValueError:  # none detected (jax 0.10 raises rather than skip): a single process
-        pass
+        return False
 
 
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
     logging.set_verbosity(logging.WARNING)  # orbax and jax log every step of a save at INFO
-    # Imported here: the flag parser refuses a mistyped or ill-typed override before main runs,
-    # and that error should not wait for TensorFlow's import (seconds).
-    from jax_ser.train import loop
-
-    init_distributed()
+    config, workdir = flags.FLAGS.config, flags.FLAGS.workdir
+    if init_distributed() and workdir is None:
+        print("error: --workdir is required when several processes train one run", file=sys.stderr)
+        return 2
     try:
-        results = loop.train_and_evaluate(flags.FLAGS.config, flags.FLAGS.workdir)
+        hf_checkpoint.prefetch(config.model)  # no network: say so before the data loads
+        # Imported here: the flag parser refuses a mistyped or ill-typed override before main
+        # runs, and that error should not wait for TensorFlow's import (seconds).
+        from jax_ser.train import loop
+
+        if workdir is None:
+            workdir = cli.default_workdir(flags.FLAGS["config"].config_filename)
+            print(f"workdir {workdir} (resume with --workdir={workdir})", flush=True)
+        results = loop.train_and_evaluate(config, workdir)
     except (errors.ConfigError, errors.DataError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    print(summary(results, flags.FLAGS.workdir))
+    print(summary(results, workdir))
     return 0
 
 
@@ -81,13 +92,17 @@ def summary(results: dict, workdir: str) -> str:
 
 def define_flags():
     """Command-line flags, defined only when run as a program, so the module imports cleanly."""
-    config_flags.DEFINE_config_file(
-        "config", None, "Experiment config file (configs/*.py).", lock_config=True
-    )
-    flags.DEFINE_string("workdir", None, "Folder for everything the run produces; resumes from it.")
-    flags.mark_flags_as_required(["config", "workdir"])
+    cli.define_config_flag("Experiment config.")
+    flags.DEFINE_string("workdir", None, "Folder for everything the run produces; an existing "
+                        "one resumes its run. Default: a new runs/<config name>/<date-time>.")
+    flags.mark_flags_as_required(["config"])
+
+
+def run():
+    """The jax-ser-train command."""
+    define_flags()
+    app.run(main)
 
 
 if __name__ == "__main__":
-    define_flags()
-    app.run(main)
+    run()

@@ -32,5 +32,10 @@ def main(argv=None):
         sys.exit(f"jax_ser.results: {error}")
 
 
-if __name__ == "__main__":
+def run():
+    """The jax-ser-results command."""
     main()
+
+
+if __name__ == "__main__":
+    run()

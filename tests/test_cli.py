@@ -1,15 +1,20 @@
 """The command line refuses bad configs before any work, and bad audio files are skipped and counted."""
 
 import json
+import os
 import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
 from jax_ser import config as config_lib
 from jax_ser import errors
+from jax_ser.config import cli
 from jax_ser.train import loop
 from tests import tiny_config
-from tests.e2e import cli_args, run_cli, tiny
+from tests.e2e import REPO, cli_args, run_cli, tiny
 
 
 @pytest.mark.parametrize(
@@ -102,3 +107,36 @@ def test_too_many_bad_files_stop_the_run(corpus_with_bad_files, tmp_path):
     config = tiny(root, **{"data.max_bad_fraction": 0.001})
     with pytest.raises(errors.DataError, match="3 of 480 audio files"):
         loop.train_and_evaluate(config, tmp_path / "w")
+
+
+def test_configs_are_found_by_name_or_path(tmp_path, monkeypatch):
+    by_name = cli.find("resnet18_mel")
+    assert Path(by_name).is_file() and Path(by_name).parent == cli.CONFIGS
+    assert cli.find("ablations/recipe.py") == str(cli.CONFIGS / "ablations" / "recipe.py")
+    assert cli.find(by_name + ":arg") == by_name + ":arg"  # ml_collections' get_config argument
+    own = tmp_path / "mine.py"
+    own.write_text("")
+    assert cli.find(str(own)) == str(own)
+    monkeypatch.chdir(tmp_path)  # the docs' configs/X.py away from the checkout: the packaged one
+    assert cli.find("configs/resnet18_mel.py") == by_name
+    with pytest.raises(ValueError, match="no config 'resnet19'.*resnet18_mel, wav2vec2_base_cls"):
+        cli.find("resnet19")
+    assert {"resnet18_mel", "ablations/recipe", "wav2vec2_q2l"} <= set(cli.names())
+    assert cli.default_workdir(by_name).startswith(os.path.join("runs", "resnet18_mel", "20"))
+    assert cli.default_workdir(by_name, "cross_validate").split(os.sep)[-1].startswith("cross_")
+
+
+def test_design_card_command_names_the_missing_checkpoint_at_once(tmp_path):
+    """`python -m jax_ser.main --config configs/wav2vec2_q2l.py` as the design card types it, no
+    --workdir, on a machine without a network: exit 2 with what to do, before any data or workdir
+    (from tmp_path, so the default runs/ folder would land there, not in the checkout)."""
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf"),
+           "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+    done = subprocess.run([sys.executable, "-m", "jax_ser.main", "--config",
+                           "configs/wav2vec2_q2l.py"], cwd=tmp_path, env=env, capture_output=True,
+                          text=True, timeout=120, check=False)
+    assert done.returncode == 2, done.stderr
+    assert "error: cannot download facebook/wav2vec2-base" in done.stderr
+    assert "--config.model.checkpoint=" in done.stderr and "--config.model.init=random" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert not (tmp_path / "runs").exists()

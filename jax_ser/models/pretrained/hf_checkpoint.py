@@ -34,8 +34,17 @@ _HUB_ID = re.compile(r"^[\w][\w.-]*/[\w.-]+$")
 
 def _missing(path: str, reason: str) -> str:
     return (f"no usable Hugging Face checkpoint at {path!r} ({reason}); it needs config.json and "
-            "model.safetensors or pytorch_model.bin, e.g. from `huggingface-cli download "
-            f"facebook/wav2vec2-base --local-dir {path}` or a hub id on a machine with internet")
+            "model.safetensors or pytorch_model.bin, e.g. from `hf download "
+            f"facebook/wav2vec2-base --local-dir {path}` (`huggingface-cli download` before "
+            "huggingface_hub 1.0) or a hub id on a machine with internet")
+
+
+def _not_downloaded(repo_id: str, reason: str) -> str:
+    local = f"/models/{repo_id.rsplit('/', 1)[-1]}"
+    return (f"cannot download {repo_id} from the Hugging Face hub ({reason}): put a local copy on "
+            f"this machine (`hf download {repo_id} --local-dir {local}` where there is a network) "
+            f"and pass --config.model.checkpoint={local} (docs/pretrained.md), or train from "
+            "scratch with --config.model.init=random")
 
 
 def load(path_or_hub_id: str | os.PathLike) -> tuple[EncoderConfig, dict]:
@@ -46,6 +55,20 @@ def load(path_or_hub_id: str | os.PathLike) -> tuple[EncoderConfig, dict]:
     directory = _directory(os.path.expanduser(os.fspath(path_or_hub_id)))
     config = _read_config(directory)
     return config, convert_state_dict(_read_weights(directory), config)
+
+
+def fetch(path_or_hub_id: str | os.PathLike) -> str:
+    """The checkpoint's local directory: the path itself, or a hub id's snapshot, downloaded now
+    or found in the hub's cache. Training calls it before loading its data, so a machine without
+    a network hears so at once, not after minutes of decoding audio."""
+    return _directory(os.path.expanduser(os.fspath(path_or_hub_id)))
+
+
+def prefetch(model_config) -> None:
+    """fetch() the checkpoint a config's speech encoder starts from (model.name wav2vec2, which
+    HuBERT and WavLM share, with model.init pretrained); other configs need nothing."""
+    if model_config.get("name") == "wav2vec2" and model_config.get("init") == "pretrained":
+        fetch(model_config.checkpoint)
 
 
 def load_config(path_or_hub_id: str | os.PathLike) -> EncoderConfig:
@@ -74,17 +97,21 @@ def _download(repo_id: str) -> str:
     """Snapshot of the config and weights only, preferring safetensors over the pickle."""
     try:
         from huggingface_hub import snapshot_download
+        from huggingface_hub.errors import LocalEntryNotFoundError
     except ImportError as error:
-        raise FileNotFoundError(_missing(repo_id, "not a local directory, and huggingface_hub "
-                                                  "is not installed to fetch it")) from error
+        raise FileNotFoundError(_not_downloaded(repo_id, "huggingface_hub is not installed: "
+                                                         "pip install huggingface_hub")) from error
     try:
         directory = snapshot_download(repo_id, allow_patterns=[
             "config.json", "model.safetensors", "model-*.safetensors", SAFETENSORS[1]])
         if not any(os.path.exists(os.path.join(directory, name)) for name in SAFETENSORS):
             directory = snapshot_download(repo_id, allow_patterns=[
                 "config.json", "pytorch_model.bin", "pytorch_model-*.bin", PICKLES[1]])
-    except (OSError, ValueError) as error:
-        raise FileNotFoundError(_missing(repo_id, f"download failed: {error}")) from error
+    except (LocalEntryNotFoundError, ConnectionError) as error:  # offline, and not in the cache
+        raise FileNotFoundError(_not_downloaded(repo_id, "no network?")) from error
+    except (OSError, ValueError) as error:  # e.g. no such repository
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise FileNotFoundError(_not_downloaded(repo_id, reason)) from error
     return directory
 
 
