@@ -1,15 +1,25 @@
-"""Real-time factor of labelling a long recording with jax_ser.evaluate.trained (what jax_ser.predict uses).
+"""Speed and memory of labelling recordings with `jax_ser.load(workdir).predict_files`, what
+`python -m jax_ser.predict` runs.
 
-  python -m benchmarks.predict_speed [--workdir runs/demo] [--minutes 10] [--repeats 3]
+  python -m benchmarks.predict_speed [--configs resnet18_mel,ravdess_best] [--files 240]
+      [--minutes 60]
 
-The recording is synthetic speech with pauses, written as a 16-bit WAV, and goes through
-Trained.predict_file as `python -m jax_ser.predict` does it: decoding, trimming, sliding windows
-and the jitted evaluation step. RTF = processing time / audio duration, from the calls after the
-first; the first call's extra time (compilation) is reported on its own. Without --workdir, a
-workdir of freshly initialised weights of --config is written to a temporary folder: the speed does
-not depend on the weights' values.
+Each config is measured in a fresh process, on a workdir of freshly initialised weights (speed
+does not depend on the weights' values):
+- short files: --files speech-like 3.5 s clips, 48 kHz stereo 16-bit like RAVDESS, in folders of
+  60 (one speaker each), labelled as `jax_ser.predict` labels folders: a model that adapts to the
+  speaker is adapted to each folder first, and that time counts. Files/s is timed after a warm-up
+  call that compiles. The reference, in the same process: the same model labelling one file per
+  call (`Model.predict`), as jax_ser.predict did before it batched files;
+- a --minutes recording (48 kHz mono, speech with pauses): RTF = processing time / duration;
+- the process's peak resident memory over both.
+The last lines are machine-readable: `ratio jax_ser/one_file_per_call: <X>x` and `RTF: <X>`.
 """
 
+from __future__ import annotations
+
+import multiprocessing
+import resource
 import tempfile
 import time
 from pathlib import Path
@@ -18,19 +28,21 @@ import jax
 import numpy as np
 import soundfile as sf
 from absl import app, flags, logging
-from ml_collections import config_flags
 
 from benchmarks import common
+from jax_ser.config import cli
 from jax_ser.config import workdir as workdir_lib
 from jax_ser.data import batches
-from jax_ser.evaluate import runner, trained
+from jax_ser.evaluate import model as model_lib
+from jax_ser.evaluate import runner, speaker_groups
 from jax_ser.train import checkpoints
 
-REPO = Path(__file__).resolve().parents[1]
+FILE_SECONDS, FILE_RATE, FILES_PER_SPEAKER = 3.5, 48000, 60
 
 
 def write_workdir(config, workdir: Path) -> None:
-    """What a trained run holds, written as train.py writes it: config.json and a `best` checkpoint."""
+    """What a trained run holds, written as training writes it: config.json and a `best`
+    checkpoint."""
     workdir.mkdir(parents=True)
     workdir_lib.save_or_check_config(config, workdir)
     state = runner.Runner(config).init()
@@ -41,63 +53,107 @@ def write_workdir(config, workdir: Path) -> None:
     ckpts.close()
 
 
-def benchmark(config=None, *, workdir: str = "", minutes: float = 10.0,
-              repeats: int = 3) -> dict:
-    """Prints the load, first-call and steady times and the RTF; returns them (seconds)."""
+def write_audio(folder: Path, files: int, minutes: float) -> tuple[list[str], Path]:
+    """The short files (folders of FILES_PER_SPEAKER) and the long recording, written a minute
+    at a time."""
+    paths = []
+    for i in range(files):
+        path = folder / f"speaker{i // FILES_PER_SPEAKER:02d}" / f"{i:04d}.wav"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        clip = common.speech(FILE_SECONDS, seed=i, sample_rate=FILE_RATE)
+        sf.write(path, np.stack([clip, clip], axis=1), FILE_RATE, subtype="PCM_16")
+        paths.append(str(path))
+    recording = folder / "recording.wav"
+    with sf.SoundFile(recording, "w", FILE_RATE, 1, subtype="PCM_16") as f:
+        for minute in range(int(np.ceil(minutes))):
+            seconds = min(60.0, 60 * minutes - 60 * minute)
+            f.write(common.speech(seconds, seed=10_000 + minute, sample_rate=FILE_RATE,
+                                  pause_seconds=(0.2, 1.5)))
+    return paths, recording
+
+
+def label_folders(model, paths: list[str]) -> list[dict]:
+    """What jax_ser.predict does with these files: each folder one speaker where the model adapts."""
+    if not model.needs_speaker:
+        return list(model.predict_files(paths))
+    return [line for speaker, files in speaker_groups.group(paths, "folder").items()
+            for line in model.adapt(files, speaker).predict_files(files)]
+
+
+def measure(config, workdir: Path, paths: list[str], recording: Path, reference_files: int
+            ) -> dict:
+    """Every figure of one config; run in its own process so that its peak memory is its own."""
+    logging.set_verbosity(logging.WARNING)
     batches.hide_gpus_from_tf()
+    write_workdir(config, workdir)
+    start = time.perf_counter()
+    model = model_lib.load(workdir)
+    load = time.perf_counter() - start
+    label_folders(model, paths[:FILES_PER_SPEAKER])  # compiles every step
+    start = time.perf_counter()
+    lines = label_folders(model, paths)
+    files_per_s = len(lines) / (time.perf_counter() - start)
+    one_model = model.adapt(paths[:FILES_PER_SPEAKER]) if model.needs_speaker else model
+    reference = paths[:reference_files]
+    waves = [sf.read(p, dtype="float32") for p in reference]
+    start = time.perf_counter()
+    for wave, rate in waves:
+        one_model.predict(wave, rate)
+    reference_per_s = len(reference) / (time.perf_counter() - start)
+    start = time.perf_counter()
+    line = next(one_model.predict_files([str(recording)]))
+    long_seconds = time.perf_counter() - start
+    return {
+        "model": config.model.name, "adapts": model.needs_speaker, "load_s": load,
+        "files_per_s": files_per_s, "reference_files_per_s": reference_per_s,
+        "recording_s": line["duration_s"], "speech_s": line["speech_s"],
+        "segments": len(line["segments"]), "long_s": long_seconds,
+        "rtf": long_seconds / line["duration_s"],
+        "peak_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20,
+    }
+
+
+def benchmark(configs: dict, *, files: int = 240, minutes: float = 60.0,
+              reference_files: int = 24) -> dict[str, dict]:
+    """Prints a table of every config's figures and the verdict lines; returns the figures."""
+    spawn = multiprocessing.get_context("spawn")
+    figures = {}
     with tempfile.TemporaryDirectory(prefix="predict_speed_") as tmp:
         tmp = Path(tmp)
-        if not workdir:
-            workdir = tmp / "workdir"
-            write_workdir(config, workdir)
-        sample_rate = 16000
-        recording = tmp / "recording.wav"
-        sf.write(recording, common.speech(60 * minutes, sample_rate=sample_rate,
-                                          pause_seconds=(0.2, 1.5)),
-                 sample_rate, subtype="PCM_16")
-        duration = sf.info(recording).duration
-
-        start = time.perf_counter()
-        predictor = trained.Trained(workdir)
-        load = time.perf_counter() - start
-        times = []
-        for _ in range(1 + repeats):  # the first call compiles the evaluation step
-            start = time.perf_counter()
-            result = predictor.predict_file(str(recording))
-            times.append(time.perf_counter() - start)
-    first, steady = times[0], float(np.median(times[1:]))
-    figures = {"load": load, "compile": first - steady, "steady": steady,
-               "rtf": steady / duration}
-    config, windows = predictor.config, len(result.get("segments", ())) or 1
-    print(f"device: {jax.devices()[0].device_kind} x{jax.device_count()}; model "
-          f"{config.model.name}, {windows} windows of {config.data.clip_seconds:g} s (half-window "
-          f"hop) in a {duration / 60:.1f} min recording")
-    common.print_table(("stage", "seconds", "real-time factor"), [
-        ("load workdir (trained.Trained)", load, load / duration),
-        ("first call's extra time (compilation)", first - steady, (first - steady) / duration),
-        (f"predict_file (median of {repeats})", steady, figures["rtf"]),
-    ])
-    print(f"RTF (processing time / audio duration): {figures['rtf']:.4f}")
+        paths, recording = write_audio(tmp / "audio", files, minutes)
+        with spawn.Pool(1, maxtasksperchild=1) as pool:
+            for name, config in configs.items():
+                figures[name] = pool.apply(measure, (config, tmp / name, paths, recording,
+                                                     min(reference_files, files)))
+    print(f"device: {jax.devices()[0].device_kind} x{jax.device_count()}; {files} files of "
+          f"{FILE_SECONDS:g} s at {FILE_RATE} Hz stereo in folders of {FILES_PER_SPEAKER}; a "
+          f"{minutes:g} min recording")
+    common.print_table(
+        ("config", "adapts", "files/s", "one file per call, files/s", "ratio",
+         "long recording: s", "RTF", "peak memory: GB"),
+        [(name, "yes" if f["adapts"] else "no", f["files_per_s"], f["reference_files_per_s"],
+          f["files_per_s"] / f["reference_files_per_s"], f["long_s"], f["rtf"], f["peak_gb"])
+         for name, f in figures.items()])
+    for name, f in figures.items():
+        print(f"{name}: ratio jax_ser/one_file_per_call: "
+              f"{f['files_per_s'] / f['reference_files_per_s']:.2f}x")
+        print(f"{name}: RTF: {f['rtf']:.4f}")
     return figures
 
 
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-    logging.set_verbosity(logging.WARNING)  # orbax logs every step of a save at INFO
     f = flags.FLAGS
-    benchmark(f.config, workdir=f.workdir, minutes=f.minutes, repeats=f.repeats)
+    configs = {name: common.load_config(cli.find(name)) for name in f.configs}
+    benchmark(configs, files=f.files, minutes=f.minutes)
 
 
 def define_flags():
     """Command-line flags, defined only when run as a program, so the module imports cleanly."""
-    config_flags.DEFINE_config_file(
-        "config", str(REPO / "configs" / "resnet18_mel.py"),
-        "Config of the model to time, when no --workdir is given.", lock_config=True)
-    flags.DEFINE_string("workdir", "",
-                        "A trained run's workdir; default: fresh weights of --config.")
-    flags.DEFINE_float("minutes", 10.0, "Length of the recording.")
-    flags.DEFINE_integer("repeats", 3, "Timed calls after the first; the median is reported.")
+    flags.DEFINE_list("configs", ["resnet18_mel", "ravdess_best"], "Configs to time, by name.")
+    flags.DEFINE_integer("files", 240, "Short files to label.")
+    flags.DEFINE_float("minutes", 60.0, "Length of the long recording.")
 
 
 if __name__ == "__main__":

@@ -1,15 +1,14 @@
 """Label recordings with a trained run: one JSON line per audio file.
 
   python -m jax_ser.predict --workdir runs/demo rec1.wav folder/ [--output preds.jsonl]
+      [--plot timeline.png] [--speakers folder|one|file|speakers.csv]
 
-Several workdirs (--workdir runs/a,runs/b) label as an ensemble: each file's probabilities, and
-each segment's, are the mean of the runs'.
-
-A recording longer than the training window is labelled by its windows (hop: half a window,
-jax_ser.evaluate.trained). A file that cannot be read gets an `error` line and the others are still
-labelled. A model trained with features.normalize=speaker or adapt.bn_statistics=speaker needs a speaker's
-statistics: the readable files of one call are taken as one speaker's recordings, so label one
-speaker per call.
+Several workdirs (--workdir runs/a,runs/b) label as an ensemble: the mean of their probabilities.
+A recording longer than the training window is labelled where there is speech, in segments
+(jax_ser.evaluate.model). A file that cannot be read gets an `error` line and the others are still
+labelled. A model trained with features.normalize=speaker or adapt.bn_statistics=speaker adapts to
+each speaker's files, grouped by --speakers (default: each folder is one speaker); each line then
+names its speaker group.
 """
 
 from __future__ import annotations
@@ -21,9 +20,10 @@ from typing import Iterator
 
 import jax
 from absl import app, flags, logging
+from tqdm import tqdm
 
 from jax_ser.data import batches, corpora
-from jax_ser.evaluate import trained
+from jax_ser.evaluate import long_recordings, model as model_lib, speaker_groups
 
 
 def expand(paths: list[str]) -> Iterator[str]:
@@ -36,53 +36,64 @@ def expand(paths: list[str]) -> Iterator[str]:
 
 
 def main(argv):
-    if len(argv) < 2:
+    f = flags.FLAGS
+    csv_speakers = f.speakers.lower().endswith(".csv")
+    if len(argv) < 2 and not csv_speakers:
         raise app.UsageError("give audio files or folders to label")
-    if not flags.FLAGS.workdir:
+    if not f.workdir:
         raise app.UsageError("--workdir is required")
     batches.hide_gpus_from_tf()
     try:
-        models = trained.load(flags.FLAGS.workdir)
+        model = model_lib.load(f.workdir)
+        paths = list(expand(argv[1:])) if len(argv) > 1 else list(
+            speaker_groups.read_csv(f.speakers))
+        if model.needs_speaker:
+            how = f.speakers or "folder"
+            groups = speaker_groups.group(paths, how)
+            logging.info("the model adapts to the speaker: %d files in %d speaker groups "
+                         "(--speakers=%s)", len(paths), len(groups), how)
+        else:
+            groups = {None: paths}
+            if f.speakers:
+                logging.info("--speakers ignored: the model does not adapt to the speaker")
     except (FileNotFoundError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    paths = list(expand(argv[1:]))
-    speakers = []
-    for model in models:
-        speaker = None
-        if model.needs_speaker:
-            try:
-                speaker = model.adapt(paths)
-            except ValueError as e:
-                print(f"error: {e}", file=sys.stderr)
-                return 2
-            logging.info("the model adapts to the speaker (%s): the %d files are taken as one "
-                         "speaker's", ", ".join(m.__name__.rpartition(".")[2]
-                                                for m in model.runner.adapters), len(paths))
-        speakers.append(speaker)
-    out = open(flags.FLAGS.output, "w") if flags.FLAGS.output else sys.stdout
-    count = errors = 0
-    try:
-        for path in paths:
-            lines = [m.predict_file(path, flags.FLAGS.hop_seconds, speaker)
-                     for m, speaker in zip(models, speakers)]
-            line = trained.mean_line(lines, models[0].label) if len(lines) > 1 else lines[0]
-            errors += "error" in line
-            count += 1
-            out.write(json.dumps(line) + "\n")
-            out.flush()
-    finally:
-        if out is not sys.stdout:
-            out.close()
-    logging.info(
-        "labelled %d files (%d unreadable) on %s", count, errors, jax.devices()[0].platform
-    )
-    if flags.FLAGS.output:
-        print(
-            f"wrote {count} predictions ({errors} unreadable files) to {flags.FLAGS.output}",
-            file=sys.stderr,
-        )
+    out = open(f.output, "w") if f.output else sys.stdout
+    lines = []
+    with tqdm(total=len(paths), unit="file", disable=None) as bar:
+        for speaker, files in groups.items():
+            for line in label_group(model, speaker, files, f.hop_seconds):
+                out.write(json.dumps(line) + "\n")
+                out.flush()
+                lines.append(line)
+                bar.update()
+    if out is not sys.stdout:
+        out.close()
+    errors = sum("error" in line for line in lines)
+    logging.info("labelled %d files (%d unreadable) on %s", len(lines), errors,
+                 jax.devices()[0].platform)
+    if f.output:
+        print(f"wrote {len(lines)} predictions ({errors} unreadable files) to {f.output}",
+              file=sys.stderr)
+    if f.plot:
+        long_recordings.plot_timeline(lines, f.plot)
+        print(f"wrote the emotion timeline to {f.plot}", file=sys.stderr)
     return 0
+
+
+def label_group(model, speaker, files, hop_seconds) -> Iterator[dict]:
+    """Lines of one speaker's files, by the model adapted to them where it adapts."""
+    if speaker is None:
+        yield from model.predict_files(files, hop_seconds)
+        return
+    try:
+        adapted = model.adapt(files, speaker=speaker)
+    except ValueError as e:  # none of the speaker's files is readable
+        for path in files:
+            yield {"path": path, "speaker": speaker, "error": str(e)}
+        return
+    yield from adapted.predict_files(files, hop_seconds)
 
 
 def define_flags():
@@ -91,10 +102,19 @@ def define_flags():
                       "separated, label as an ensemble (their probabilities averaged).")
     flags.DEFINE_string("output", "", "JSON-lines file to write; default: standard output.")
     flags.DEFINE_float(
-        "hop_seconds", 0.0, "Hop of the sliding window; 0 = half the training window."
+        "hop_seconds", 0.0, "Hop of the windows on long recordings; 0 = half the training window."
     )
+    flags.DEFINE_string(
+        "speakers", "", "For models that adapt to the speaker: which files are one speaker's: "
+        "folder (each folder; the default), one (all files), file (each file alone), or a CSV "
+        "of path,speaker (paths relative to the CSV; with no files given, its files).")
+    flags.DEFINE_string("plot", "", "PNG to draw the files' emotion timelines in.")
+
+
+def run():
+    define_flags()
+    app.run(main)
 
 
 if __name__ == "__main__":
-    define_flags()
-    app.run(main)
+    run()

@@ -93,11 +93,13 @@ def test_input_pipeline_speed(tmp_path, capsys):
     assert "ratio pipeline / train step samples/s" in capsys.readouterr().out
 
 
-def test_predict_speed_writes_a_workdir_the_predictor_reads(capsys):
-    figures = predict_speed.benchmark(tiny_mlp_config(), minutes=0.1, repeats=1)
-    assert_positive({k: v for k, v in figures.items() if k != "compile"})
-    assert math.isfinite(figures["compile"])  # first call minus a later one: may be about 0
-    assert "RTF (processing time / audio duration)" in capsys.readouterr().out
+def test_predict_speed_labels_files_and_a_long_recording(capsys):
+    figures = predict_speed.benchmark({"tiny": tiny_mlp_config()}, files=3, minutes=0.2,
+                                      reference_files=2)["tiny"]
+    assert figures["segments"] >= 1 and 0 < figures["speech_s"] < figures["recording_s"]
+    assert_positive({k: v for k, v in figures.items() if k not in ("model", "adapts")})
+    out = capsys.readouterr().out
+    assert "tiny: ratio jax_ser/one_file_per_call: " in out and "tiny: RTF: " in out
 
 
 def test_reference_recipe_is_the_issues_recipe(tiny_corpus):

@@ -1,16 +1,20 @@
 """Workdirs trained before the package was rearranged (config keys under their old names:
 train.bn_statistics, train.speaker_im_steps, data.eval_crops, ...) still load and label
 recordings exactly as they did. The fixtures are two tiny runs made with that code, and the
-predict lines it wrote for the recordings in waves/ (expected_predictions.jsonl)."""
+predict lines it wrote for the recordings in waves/ (expected_predictions.jsonl): then, a long
+recording's segments were fixed windows with half-window hops; now they cover its speech only,
+so its old windows are labelled one by one and compared."""
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
 
+import jax_ser
 from jax_ser.config import workdir as workdir_lib
-from jax_ser.evaluate import trained
-from tests.e2e import tiny
+from jax_ser.data import audio
+from tests.e2e import run_cli, tiny
 
 FIXTURES = Path(__file__).parent / "fixtures" / "old_workdirs"
 
@@ -19,7 +23,7 @@ FIXTURES = Path(__file__).parent / "fixtures" / "old_workdirs"
 def loaded():
     """Each fixture workdir loaded once for the tests of this file."""
     cache = {}
-    return lambda name: cache.setdefault(name, trained.Trained(FIXTURES / name))
+    return lambda name: cache.setdefault(name, jax_ser.load(FIXTURES / name))
 
 
 @pytest.mark.parametrize("name", ["plain", "adapted"])
@@ -34,17 +38,24 @@ def test_an_old_workdir_predicts_as_before(name, loaded):
     expected = [json.loads(line) for line in (workdir / "expected_predictions.jsonl").open()]
     paths = sorted(str(p) for p in (FIXTURES / "waves").glob("*.wav"))
     assert [Path(p).name for p in paths] == [e["path"] for e in expected]
-    speaker = model.adapt(paths) if model.needs_speaker else None
+    if model.needs_speaker:
+        model = model.adapt(paths)
     long_files = 0
-    for path, want in zip(paths, expected):
-        got = model.predict_file(path, 0.0, speaker)
-        assert got["label"] == want["label"]
-        assert got["probs"] == pytest.approx(want["probs"], abs=2e-5)
-        assert len(got.get("segments", [])) == len(want.get("segments", []))
-        for g, w in zip(got.get("segments", []), want.get("segments", [])):
-            assert (g["start"], g["end"], g["label"]) == (w["start"], w["end"], w["label"])
-            assert g["probs"] == pytest.approx(w["probs"], abs=2e-5)
-        long_files += "segments" in want
+    for got, want, path in zip(model.predict_files(paths), expected, paths):
+        if "segments" not in want:
+            assert got["label"] == want["label"]
+            assert got["probs"] == pytest.approx(want["probs"], abs=2e-5)
+            continue
+        long_files += 1
+        assert got["segments"]
+        member = model.members[0]
+        wave = member.preprocess(audio.load(path, 16000), trim=False)
+        rate = model.sample_rate
+        starts = [round(w["start"] * rate) for w in want["segments"]]
+        starts[-1] = len(wave) - model.clip_samples  # the last one ended at the last sample
+        windows = [wave[s:s + model.clip_samples] for s in starts]
+        for probs, w in zip(model.probs(windows, num_crops=1), want["segments"]):
+            assert model.label(probs)["probs"] == pytest.approx(w["probs"], abs=2e-5)
     assert long_files >= 1
 
 
@@ -67,5 +78,32 @@ def test_an_old_workdir_resumes_under_todays_key_names(name):
 def test_an_adapting_model_says_what_it_needs_before_it_labels(loaded):
     model = loaded("adapted")
     path = str(sorted((FIXTURES / "waves").glob("*.wav"))[0])
-    with pytest.raises(ValueError, match="adapts to the speaker .*adabn.*first"):
-        model.predict_file(path)
+    with pytest.raises(ValueError, match="adapts to the speaker .*adabn.*first.*adapt"):
+        next(model.predict_files([path]))
+
+
+def test_predict_adapts_to_each_speaker_folder_and_names_it(loaded, tmp_path):
+    waves = sorted((FIXTURES / "waves").glob("*.wav"))
+    folders = {"A": waves[:3], "B": waves[3:]}
+    for name, files in folders.items():
+        (tmp_path / name).mkdir()
+        for f in files:
+            (tmp_path / name / f.name).symlink_to(f)
+    out = tmp_path / "lines.jsonl"
+    done = run_cli([sys.executable, "-m", "jax_ser.predict", "--workdir",
+                    str(FIXTURES / "adapted"), str(tmp_path / "A"), str(tmp_path / "B"),
+                    "--output", str(out), "--plot", str(tmp_path / "timeline.png")])
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "7 files in 2 speaker groups (--speakers=folder)" in done.stderr
+    lines = [json.loads(line) for line in out.open()]
+    assert [Path(line["speaker"]).name for line in lines] == ["A"] * 3 + ["B"] * 4
+    model = loaded("adapted")
+    for name, files in folders.items():
+        paths = [str(tmp_path / name / f.name) for f in files]
+        expected = list(model.adapt(paths, speaker=str(tmp_path / name)).predict_files(paths))
+        got = [line for line in lines if line["speaker"] == str(tmp_path / name)]
+        for g, e in zip(got, expected):
+            assert g["probs"] == pytest.approx(e["probs"], abs=1e-5)
+    alone = next(model.adapt(paths[:1]).predict_files(paths[:1]))  # another speaker: others
+    assert alone["probs"] != pytest.approx(expected[0]["probs"], abs=1e-3)
+    assert (tmp_path / "timeline.png").stat().st_size > 1000

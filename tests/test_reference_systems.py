@@ -11,10 +11,10 @@ import jax
 import numpy as np
 import pytest
 
+import jax_ser
 from jax_ser import config as config_lib
 from jax_ser import errors, frontend, models
 from jax_ser.data import audio, cache, corpora, labels, precomputed
-from jax_ser.evaluate import trained
 from jax_ser.models import classical
 from jax_ser.train import ablation, loop
 from tests import test_models
@@ -51,9 +51,9 @@ def test_classical_baseline_trains_and_predicts(name, tiny_corpus, tmp_path):
     assert results["test"]["ua"] > 2 * CHANCE_UA
     written = json.loads((tmp_path / "metrics.json").read_text())
     assert written["test"]["confusion_matrix"] and (tmp_path / "confusion_test.png").exists()
-    predictor = trained.Trained(tmp_path)
+    predictor = jax_ser.load(tmp_path)
     path = str(next(Path(tiny_corpus).rglob("*.wav")))
-    line = predictor.predict_file(path)
+    line = next(predictor.predict_files([path]))
     assert line["label"] in predictor.labels
     assert abs(sum(line["probs"].values()) - 1) < 1e-3
 

@@ -27,6 +27,10 @@ RESAMPLE_QUALITY = "VHQ"
 _DATA_CHUNK_LOG = re.compile(r"^\s*(?:data|SSND) : (\d+) \(should be (\d+)\)", re.MULTILINE)
 # Writers streaming to a pipe leave this placeholder size in the header; the audio is complete.
 _STREAMING_SIZE = 0xFFFFFFFF
+# A file quieter than this everywhere carries no speech; one shorter than MIN_SAMPLES after
+# resampling (0.1 s at 16 kHz) is too short to hold an utterance.
+SILENCE_PEAK = 1e-4
+MIN_SAMPLES = 1600
 
 
 class BadAudioError(ValueError):
@@ -42,7 +46,7 @@ def _libsndfile_message(error: sf.LibsndfileError) -> str:
     return error.error_string.removeprefix("Error : ").rstrip(".")
 
 
-def _header_promises_more(info: str) -> bool:
+def header_promises_more(info: str) -> bool:
     for declared, present in _DATA_CHUNK_LOG.findall(info):
         if int(declared) != _STREAMING_SIZE and int(declared) > int(present):
             return True
@@ -52,7 +56,7 @@ def _header_promises_more(info: str) -> bool:
 def _decode_with_soundfile(path: str) -> tuple[np.ndarray, int]:
     """[frames, channels] float32 and the file's rate; raises LibsndfileError on open failure."""
     with sf.SoundFile(path) as f:
-        if _header_promises_more(f.extra_info):
+        if header_promises_more(f.extra_info):
             raise BadAudioError(path, "truncated")
         promised = f.frames
         try:
@@ -74,8 +78,8 @@ def load(
     path: str,
     sample_rate: int = 16000,
     *,
-    silence_peak: float = 1e-4,
-    min_samples: int = 1600,
+    silence_peak: float = SILENCE_PEAK,
+    min_samples: int = MIN_SAMPLES,
 ) -> np.ndarray:
     """Decode `path` to float32 mono at `sample_rate`, or raise BadAudioError saying why not.
 
@@ -92,17 +96,36 @@ def load(
             data, rate = _decode_with_audioread(path)
         except Exception:
             raise BadAudioError(path, f"unreadable: {_libsndfile_message(error)}") from error
+    return mono(data, rate, sample_rate, path, silence_peak=silence_peak, min_samples=min_samples)
+
+
+def mono(
+    data: np.ndarray,
+    rate: int,
+    sample_rate: int,
+    name: str = "waveform",
+    *,
+    silence_peak: float = SILENCE_PEAK,
+    min_samples: int = MIN_SAMPLES,
+) -> np.ndarray:
+    """`data` ([frames, channels] or [frames]) as float32 mono at `sample_rate`, checked as
+    `load` checks a file (BadAudioError naming `name`)."""
+    data = np.asarray(data, dtype=np.float32)
+    if data.ndim == 1:
+        data = data[:, None]
+    if data.ndim != 2:
+        raise BadAudioError(name, f"expected [samples] or [samples, channels], got shape {data.shape}")
     if data.size == 0:
-        raise BadAudioError(path, "empty")
+        raise BadAudioError(name, "empty")
     if not np.isfinite(data).all():
-        raise BadAudioError(path, "non-finite samples")
+        raise BadAudioError(name, "non-finite samples")
     wave = data.mean(axis=1, dtype=np.float32)
     if np.abs(wave).max() < silence_peak:
-        raise BadAudioError(path, "silent")
+        raise BadAudioError(name, "silent")
     if rate != sample_rate:
         wave = soxr.resample(wave, rate, sample_rate, quality=RESAMPLE_QUALITY)
     if len(wave) < min_samples:
-        raise BadAudioError(path, "too short")
+        raise BadAudioError(name, "too short")
     return wave.astype(np.float32, copy=False)
 
 
