@@ -73,7 +73,8 @@ def write_audio(folder: Path, files: int, minutes: float) -> tuple[list[str], Pa
 
 
 def label_folders(model, paths: list[str]) -> list[dict]:
-    """What jax_ser.predict does with these files: each folder one speaker where the model adapts."""
+    """What jax_ser.predict does with these files: each folder one speaker, where the model
+    adapts."""
     if not model.needs_speaker:
         return list(model.predict_files(paths))
     return [line for speaker, files in speaker_groups.group(paths, "folder").items()

@@ -14,7 +14,6 @@ names its speaker group.
 from __future__ import annotations
 
 import json
-import os
 import sys
 from typing import Iterator
 
@@ -24,15 +23,6 @@ from tqdm import tqdm
 
 from jax_ser.data import batches, corpora
 from jax_ser.evaluate import long_recordings, model as model_lib, speaker_groups
-
-
-def expand(paths: list[str]) -> Iterator[str]:
-    """Files as given; folders walked for audio files of any accepted extension."""
-    for p in paths:
-        if os.path.isdir(p):
-            yield from (str(f) for f in corpora.audio_files(p))
-        else:
-            yield p
 
 
 def main(argv):
@@ -45,7 +35,7 @@ def main(argv):
     batches.hide_gpus_from_tf()
     try:
         model = model_lib.load(f.workdir)
-        paths = list(expand(argv[1:])) if len(argv) > 1 else list(
+        paths = corpora.expand(argv[1:]) if len(argv) > 1 else list(
             speaker_groups.read_csv(f.speakers))
         if model.needs_speaker:
             how = f.speakers or "folder"

@@ -1,5 +1,3 @@
-from jax_ser.train import loop
-
 """Shared fixtures: private cache folders and a small generated corpus in RAVDESS layout."""
 
 import os
@@ -48,6 +46,7 @@ def shared_corpus(name: str) -> str:
 @pytest.fixture(scope="session")
 def trained(tiny_corpus, tmp_path_factory):
     """The uninterrupted reference run of tests/tiny_config.py on fold 0: (workdir, results)."""
+    from jax_ser.train import loop
     from tests.e2e import tiny
 
     workdir = tmp_path_factory.mktemp("run")

@@ -14,14 +14,14 @@ from scipy import optimize
 
 # T is searched in [1/20, 20] on a log scale; beyond these an output is all but one-hot or uniform.
 T_RANGE = (0.05, 20.0)
-_TINY = 1e-12  # floor of a probability before its logarithm
+TINY = 1e-12  # floor of a probability before its logarithm
 
 
 def apply_temperature(probs, temperature: float) -> np.ndarray:
     """Probabilities [N, C] re-scaled as softmax(log(probs) / temperature)."""
     if not temperature > 0:
         raise ValueError(f"temperature must be positive, got {temperature}")
-    z = np.log(np.maximum(np.asarray(probs, np.float64), _TINY)) / temperature
+    z = np.log(np.maximum(np.asarray(probs, np.float64), TINY)) / temperature
     z -= z.max(axis=1, keepdims=True)
     p = np.exp(z)
     return p / p.sum(axis=1, keepdims=True)
@@ -30,7 +30,7 @@ def apply_temperature(probs, temperature: float) -> np.ndarray:
 def nll(y_true, probs) -> float:
     """Mean negative log-likelihood of the true classes."""
     probs = np.asarray(probs, np.float64)
-    return float(-np.mean(np.log(np.maximum(probs[np.arange(len(probs)), y_true], _TINY))))
+    return float(-np.mean(np.log(np.maximum(probs[np.arange(len(probs)), y_true], TINY))))
 
 
 def fit_temperature(y_true, probs) -> float:
@@ -38,7 +38,7 @@ def fit_temperature(y_true, probs) -> float:
     y_true = np.asarray(y_true)
     if y_true.size == 0:
         raise ValueError("fit_temperature needs at least one example")
-    log_p = np.log(np.maximum(np.asarray(probs, np.float64), _TINY))
+    log_p = np.log(np.maximum(np.asarray(probs, np.float64), TINY))
     picked = log_p[np.arange(len(y_true)), y_true]
 
     def loss(log_t):

@@ -117,7 +117,8 @@ class Model:
         return audio.mono(recording, self.sample_rate, self.sample_rate)
 
     def _recording(self, name: str | None, raw: np.ndarray) -> _Recording:
-        """A decoded recording, trimmed; kept whole with its activity when it outgrows the window."""
+        """A decoded recording, trimmed; kept whole, with its voice activity, when it outgrows
+        the window."""
         duration = round(len(raw) / self.sample_rate, 3)
         wave = self.members[0].preprocess(raw)
         if len(wave) <= self.clip_samples:

@@ -41,7 +41,8 @@ def read_csv(path: str) -> dict[str, str]:
     speakers = {}
     with open(path, newline="") as f:
         for number, row in enumerate(csv.reader(f), 1):
-            if not row or (number == 1 and [c.strip().lower() for c in row[:2]] == ["path", "speaker"]):
+            header = number == 1 and [c.strip().lower() for c in row[:2]] == ["path", "speaker"]
+            if not row or header:
                 continue
             if len(row) < 2 or not row[0].strip() or not row[1].strip():
                 raise ValueError(f"{path}, line {number}: expected path,speaker, got {row}")

@@ -50,6 +50,12 @@ class Trained:
         self.labels = list(self.runner.class_names)
 
     @property
+    def adapter_names(self) -> list[str]:
+        """The speaker adaptation methods the run applies (jax_ser.adapt), in order."""
+        return [] if self.state is None else [
+            m.__name__.rpartition(".")[2] for m in self.runner.adapters]
+
+    @property
     def needs_speaker(self) -> bool:
         """Whether a label depends on the speaker's other recordings (jax_ser.adapt)."""
         return self.state is not None and bool(self.runner.adapters)
@@ -75,9 +81,8 @@ class Trained:
         if speaker is None:
             if self.needs_speaker:
                 raise ValueError(
-                    f"{self.workdir} adapts to the speaker ("
-                    + ", ".join(m.__name__.rpartition(".")[2] for m in self.runner.adapters)
-                    + "): adapt it to recordings of the speaker first: model.adapt(recordings) "
+                    f"{self.workdir} adapts to the speaker ({', '.join(self.adapter_names)}): "
+                    "adapt it to recordings of the speaker first: model.adapt(recordings) "
                     "in Python, --speakers in jax_ser.predict")
             probs = self.runner.probs(self.state, waves, num_crops=num_crops)
         else:

@@ -56,6 +56,12 @@ def audio_files(root: str) -> Iterator[str]:
     yield from sorted(found)
 
 
+def expand(paths: list[str]) -> list[str]:
+    """Files as given; folders walked for audio files (`audio_files`): what a user names on a
+    command line."""
+    return [str(f) for p in paths for f in (audio_files(p) if os.path.isdir(p) else [p])]
+
+
 def names() -> list[str]:
     """Every corpus a file of this package (or a folder added to its __path__) reads."""
     return sorted(m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_"))
