@@ -23,7 +23,6 @@ from pathlib import Path
 
 from absl import app, flags
 
-from jax_ser.data import batches
 from jax_ser.errors import DataError
 from jax_ser.evaluate import adaptation_sets, tables
 
@@ -36,7 +35,6 @@ def main(argv):
     if not dirs:
         print(f"error: no finished run in {workdir}", file=sys.stderr)
         return 2
-    batches.hide_gpus_from_tf()
     try:
         rows = {d.name: adaptation_sets.set_scores(d, flags.FLAGS.seed) for d in dirs}
     except (ValueError, FileNotFoundError, DataError) as e:

@@ -21,7 +21,7 @@ import jax
 from absl import app, flags, logging
 from tqdm import tqdm
 
-from jax_ser.data import batches, corpora
+from jax_ser.data import corpora
 from jax_ser.evaluate import long_recordings, model as model_lib, speaker_groups
 
 
@@ -32,7 +32,6 @@ def main(argv):
         raise app.UsageError("give audio files or folders to label")
     if not f.workdir:
         raise app.UsageError("--workdir is required")
-    batches.hide_gpus_from_tf()
     try:
         model = model_lib.load(f.workdir)
         paths = corpora.expand(argv[1:]) if len(argv) > 1 else list(

@@ -20,7 +20,6 @@ from pathlib import Path
 
 from absl import app, flags, logging
 
-from jax_ser.data import batches
 from jax_ser.errors import ConfigError, DataError
 from jax_ser.evaluate import reevaluation, tables
 
@@ -35,7 +34,6 @@ def main(argv):
         dirs = tables.run_dirs(workdir)
         if not dirs:
             raise FileNotFoundError(f"no finished run in {workdir}")
-        batches.hide_gpus_from_tf()
         size = flags.FLAGS.ensemble
         runs = {run_dir: tables.run_key(run_dir) for run_dir in dirs}
         if size > 1 and not any(runs.values()):

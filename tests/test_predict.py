@@ -115,3 +115,10 @@ def test_speaker_groups_follow_folders_files_or_a_csv(tmp_path):
         speaker_groups.group([*paths, str(tmp_path / "C.wav")], str(tmp_path / "who.csv"))
     with pytest.raises(ValueError, match="folder, one, file or a CSV"):
         speaker_groups.group(paths, "actor")
+
+
+def test_labelling_does_not_import_tensorflow():
+    """TensorFlow's import alone takes 0.7 GB and seconds: prediction's code path avoids it."""
+    done = run_cli([sys.executable, "-c", "import sys, jax_ser.predict, jax_ser.evaluate.model; "
+                    "print('tensorflow' in sys.modules)"])
+    assert done.stdout.strip() == "False", done.stderr[-2000:]

@@ -1,4 +1,5 @@
-"""Decoded waveforms -> tf.data crops -> host batches, each process its own slice.
+"""Decoded waveforms -> crops -> host batches, each process its own slice: tf.data for training,
+numpy for evaluation.
 
 Crops are drawn from a generator seeded by (seed, epoch, utterance), and the epoch's order from
 (seed, epoch), so a resumed run sees exactly the batches an uninterrupted one would have seen. Each
@@ -10,7 +11,6 @@ from __future__ import annotations
 from typing import Iterator, Sequence
 
 import numpy as np
-import tensorflow as tf
 
 from jax_ser.data import audio
 
@@ -78,6 +78,8 @@ def train_batches(
         offset = audio.random_offset(len(wave), clip_samples, rng)
         return audio.crop_or_pad(wave, clip_samples, offset).astype(np.float32), labels[i]
 
+    import tensorflow as tf  # here: labelling (eval_batches) runs without it
+
     ds = tf.data.Dataset.from_tensor_slices(local.reshape(-1).astype(np.int64))
     ds = ds.map(
         lambda i: tf.numpy_function(crop, [i], (tf.float32, tf.int32)),
@@ -103,28 +105,22 @@ def eval_batches(
     speaker_stats: np.ndarray | None = None,
 ) -> Iterator[dict]:
     """All utterances in order, padded to whole batches: wave [b, crops, N], mask [b], and
-    speaker_stats [b, 2, F] when given [N, 2, F] (padding gets mean 0, std 1)."""
+    speaker_stats [b, 2, F] when given [N, 2, F] (padding gets mean 0, std 1). Plain numpy:
+    the waves are in memory and crops are copies, so labelling needs no TensorFlow (its import
+    alone takes 0.7 GB and seconds)."""
     steps = -(-len(waves) // global_batch)
     local_batch = global_batch // process_count
     index = np.arange(steps * global_batch).reshape(steps, process_count, local_batch)
     local = index[:, process_index].reshape(-1)
 
     frame_shape = waves[0].shape[1:] if len(waves) else ()  # () audio, (D,) precomputed frames
-
-    def crops(i):
-        if i >= len(waves):
-            return np.zeros((num_crops, clip_samples, *frame_shape), np.float32), False
-        return audio.eval_crops(waves[i], clip_samples, num_crops).astype(np.float32), True
-
-    ds = tf.data.Dataset.from_tensor_slices(local.astype(np.int64))
-    ds = ds.map(
-        lambda i: tf.numpy_function(crops, [i], (tf.float32, tf.bool)),
-        num_parallel_calls=tf.data.AUTOTUNE,
-        deterministic=True,
-    )
-    ds = ds.batch(local_batch).prefetch(tf.data.AUTOTUNE)
-    for (wave, mask), index in zip(ds.as_numpy_iterator(), local.reshape(steps, local_batch)):
-        batch = {"wave": wave, "mask": mask}
+    padding = np.zeros((num_crops, clip_samples, *frame_shape), np.float32)
+    for index in local.reshape(steps, local_batch):
+        batch = {
+            "wave": np.stack([audio.eval_crops(waves[i], clip_samples, num_crops).astype(
+                np.float32, copy=False) if i < len(waves) else padding for i in index]),
+            "mask": index < len(waves),
+        }
         if speaker_stats is not None:
             batch["speaker_stats"] = _stats_at(speaker_stats, index)
         yield batch
@@ -141,4 +137,6 @@ def _stats_at(speaker_stats: np.ndarray, index: np.ndarray) -> np.ndarray:
 
 def hide_gpus_from_tf() -> None:
     """tf.data only feeds the host; keep TensorFlow off the accelerators JAX uses."""
+    import tensorflow as tf
+
     tf.config.set_visible_devices([], "GPU")

@@ -155,18 +155,52 @@ class Model:
             pool.shutdown(wait=True, cancel_futures=True)
 
     def _lines(self, recordings: Iterable[_Recording], hop_seconds: float) -> Iterator[dict]:
-        """Lines in input order; recordings that fit the window labelled a batch at a time."""
-        waiting: list[_Recording] = []
+        """Lines in input order. Recordings held in memory are labelled together, a batch of
+        waves and windows at a time; a streamed one alone, its windows read as they are
+        labelled."""
+        waiting, pieces = [], 0
         for recording in recordings:
-            if recording.activity is None:
-                waiting.append(recording)
-                if sum(r.wave is not None for r in waiting) < self.batch_size:
-                    continue
-            yield from self._short_lines(waiting)
-            waiting = []
+            if isinstance(recording.source, str):  # streamed
+                yield from self._labelled(waiting, hop_seconds)
+                waiting, pieces = [], 0
+                spans = self._spans(recording, hop_seconds)
+                windows = long_recordings.read(recording.source, spans, self.sample_rate,
+                                               self._gain(recording))
+                probs = [self.probs(batch, num_crops=1)
+                         for batch in _batches(windows, self.batch_size)]
+                yield self._long_line(recording, spans, probs)
+                continue
+            waiting.append(recording)
+            if recording.wave is not None:
+                pieces += 1
+            elif recording.activity is not None:
+                pieces += len(self._spans(recording, hop_seconds))
+            if pieces >= self.batch_size:
+                yield from self._labelled(waiting, hop_seconds)
+                waiting, pieces = [], 0
+        yield from self._labelled(waiting, hop_seconds)
+
+    def _labelled(self, recordings: list[_Recording], hop_seconds: float) -> Iterator[dict]:
+        """Lines of recordings held in memory: the short ones' waves in one call, the long
+        ones' windows over their speech in another."""
+        short = [r.wave for r in recordings if r.wave is not None]
+        short_probs = iter(self.probs(short) if short else ())
+        long = [r for r in recordings if r.activity is not None]
+        spans = [self._spans(r, hop_seconds) for r in long]
+        windows = [w for r, s in zip(long, spans)
+                   for w in long_recordings.read(r.source, s, self.sample_rate, self._gain(r))]
+        window_probs = self.probs(windows, num_crops=1) if windows else None
+        offsets = np.cumsum([0] + [len(s) for s in spans])
+        long_lines = iter(self._long_line(r, s, [] if window_probs is None else
+                                          [window_probs[a:b]])
+                          for r, s, a, b in zip(long, spans, offsets, offsets[1:]))
+        for recording in recordings:
             if recording.activity is not None:
-                yield self._long_line(recording, hop_seconds)
-        yield from self._short_lines(waiting)
+                yield next(long_lines)
+            elif recording.wave is not None:
+                yield {**self._head(recording), **self.label(next(short_probs))}
+            else:
+                yield self._head(recording)
 
     def _head(self, recording: _Recording) -> dict:
         head = {} if recording.name is None else {"path": recording.name}
@@ -176,25 +210,22 @@ class Model:
             return {**head, "error": recording.error}
         return {**head, "duration_s": recording.duration_s}
 
-    def _short_lines(self, recordings: list[_Recording]) -> Iterator[dict]:
-        readable = [r for r in recordings if r.wave is not None]
-        probs = iter(self.probs([r.wave for r in readable]) if readable else ())
-        for recording in recordings:
-            line = self._head(recording)
-            if recording.wave is not None:
-                line.update(self.label(next(probs)))
-            yield line
+    def _spans(self, recording: _Recording, hop_seconds: float) -> list[tuple[int, int]]:
+        """The windows over a long recording's speech."""
+        hop = (int(hop_seconds * self.sample_rate) if hop_seconds > 0
+               else self.clip_samples // 2)
+        return long_recordings.windows(recording.activity.regions, self.clip_samples, hop)
 
-    def _long_line(self, recording: _Recording, hop_seconds: float) -> dict:
-        """Windows over the speech only, streamed from the source a batch at a time."""
-        activity, rate = recording.activity, self.sample_rate
-        hop = int(hop_seconds * rate) if hop_seconds > 0 else self.clip_samples // 2
-        spans = long_recordings.windows(activity.regions, self.clip_samples, hop)
-        gain = 0.95 / activity.peak if self.config.data.normalize and activity.peak > 0 else 1.0
-        windows = long_recordings.read(recording.source, spans, rate, gain)
-        probs = [self.probs(batch, num_crops=1) for batch in _batches(windows, self.batch_size)]
+    def _gain(self, recording: _Recording) -> float:
+        """audio.preprocess's peak normalisation, for windows read from the raw recording."""
+        peak = recording.activity.peak
+        return 0.95 / peak if self.config.data.normalize and peak > 0 else 1.0
+
+    def _long_line(self, recording: _Recording, spans, probs: list[np.ndarray]) -> dict:
+        """A long recording's line from its windows' probabilities (in parts)."""
+        rate = self.sample_rate
         probs = np.concatenate(probs) if probs else np.zeros((0, len(self.labels)))
-        speech = sum(end - start for start, end in activity.regions)
+        speech = sum(end - start for start, end in recording.activity.regions)
         line = {**self._head(recording), "speech_s": round(speech / rate, 3),
                 "segments": long_recordings.segments(spans, probs, self.labels, rate)}
         if not len(probs):  # silence only: no emotion to report
