@@ -20,7 +20,8 @@ from tests.e2e import REPO, cli_args, run_cli, tiny
 @pytest.mark.parametrize(
     "override, message",
     [
-        ("--config.train.lerning_rate=0.1", "lerning_rate"),
+        ("--config.train.lerning_rate=0.1", "--config.train.lerning_rate: the config has no key "
+         "train.lerning_rate; did you mean --config.train.learning_rate?"),
         ("--config.train.batch_size=lots", "batch_size"),
         ("--config.data.corpus=ravdes", "unknown corpus 'ravdes'"),
     ],
@@ -28,7 +29,7 @@ from tests.e2e import REPO, cli_args, run_cli, tiny
 def test_bad_config_stops_the_command_before_any_work(tiny_corpus, tmp_path, override, message):
     done = run_cli(cli_args(tiny_corpus, tmp_path / "w", override))
     assert done.returncode != 0
-    assert message in done.stderr
+    assert message in done.stderr and "Traceback" not in done.stderr
     assert not (tmp_path / "w" / "checkpoints").exists()
 
 

@@ -10,6 +10,7 @@ from the package's configs, so those commands also run outside the checkout.
 from __future__ import annotations
 
 import os
+import re
 import time
 from pathlib import Path
 
@@ -54,7 +55,23 @@ class _ConfigFlag(_config_flags._ConfigFlag):
             path = find(argument)
         except ValueError as error:
             raise flags.IllegalFlagValueError(f"flag --{self.name}={argument}: {error}") from None
-        return super()._parse(path)
+        try:
+            return super()._parse(path)
+        except (KeyError, AttributeError) as error:  # an override naming no key of the config
+            message = str(error).replace("\\", "")
+            name = re.search(r'instead of "(\w+)"|\'(\w+)\'', message)
+            name = name and (name.group(1) or name.group(2))
+            for override in self._GetOverrides(self._GetArgv()):
+                parts = override.split(".")
+                if name in parts:
+                    known = parts[:parts.index(name)]
+                    hint = re.search(r'Did you mean "(\w+)"', message)
+                    raise flags.IllegalFlagValueError(
+                        f"flag --{self.name}.{override}: the config has no key "
+                        f"{'.'.join(known + [name])}" + (
+                            f"; did you mean --{self.name}.{'.'.join(known + [hint.group(1)])}?"
+                            if hint else "")) from None
+            raise
 
 
 def define_config_flag(help_string: str, name: str = "config") -> flags.FlagHolder:
