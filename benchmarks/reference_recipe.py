@@ -95,7 +95,7 @@ def train_fold(config, parts: dict, decoded, *, fold: int, seed: int) -> dict:
     tc, data = config.train, config.data
     class_names = labels.task_classes(data.task)
     index = {c: i for i, c in enumerate(class_names)}
-    waves = {k: [decoded.waves[u.path] for u in v] for k, v in parts.items()}
+    waves = {k: decoded.of(v) for k, v in parts.items()}
     targets = {k: np.array([index[u.label] for u in v], np.int64) for k, v in parts.items()}
     clip = int(round(data.clip_seconds * data.sample_rate))
     rng = np.random.default_rng((fold, seed))  # crops, order, masks, mixup

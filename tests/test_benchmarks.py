@@ -88,9 +88,14 @@ def test_input_pipeline_speed(tmp_path, capsys):
     config.data.root = str(tmp_path / "corpus")
     config.data.split = "final"
     config.data.val_speakers = 1
-    figures = input_pipeline_speed.benchmark(config, steps=2)
-    assert_positive(figures)
-    assert "ratio pipeline / train step samples/s" in capsys.readouterr().out
+    config.data.data_dir = str(tmp_path / "tfds")
+    figures = input_pipeline_speed.benchmark(config, steps=2, step_repeats=2, spawn=False)
+    assert_positive({"train_step": figures["train_step"], "per_core": figures["per_core"],
+                     **{f"{s}_{k}": figures[s][k] for s in ("folders", "tfds")
+                        for k in ("startup_s", "samples_per_s", "peak_gb")}})
+    assert figures["folders"]["train_utterances"] == figures["tfds"]["train_utterances"] == 60
+    out = capsys.readouterr().out
+    assert "ratio tfds/folders: " in out and "ratio tfds/train_step: " in out
 
 
 def test_predict_speed_labels_files_and_a_long_recording(capsys):

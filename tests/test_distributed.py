@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+from pathlib import Path
 
 import jax
 import ml_collections
@@ -19,6 +20,7 @@ from jax_ser.data import batches
 from jax_ser.train import state as state_lib
 from jax_ser.train import trainer
 from tests import distributed_worker
+from tests.distributed_worker import NUM_STEPS
 from tests.e2e import REPO
 
 TIMEOUT_S = 240  # a worker that hangs (a lost peer, a deadlocked collective) fails the test
@@ -71,15 +73,24 @@ def free_port() -> int:
 
 
 def test_two_processes_train_like_one(reference, tmp_path):
-    """Each process feeds its half of every batch; jax.distributed joins them (gloo collectives
-    on CPU), and the steps and the gathered predictions are those of one process."""
+    """Each process reads its half of every batch from the prepared TFDS dataset and nothing
+    else; jax.distributed joins them (gloo collectives on CPU), and the steps and the gathered
+    predictions are those of one process with the clips in memory."""
+    distributed_worker.prepare_data(tmp_path, tmp_path / "tfds")
     coordinator = {"JAX_COORDINATOR_ADDRESS": f"localhost:{free_port()}", "JAX_NUM_PROCESSES": "2"}
     envs = [worker_env(1, **coordinator, JAX_PROCESS_ID=str(i)) for i in range(2)]
-    got = run_workers(envs, tmp_path)
+    got = run_workers(envs, tmp_path, f"--data_dir={tmp_path / 'tfds'}")
     assert got["process_count"] == 2 and got["device_count"] == 2
     losses, probs = reference
     np.testing.assert_allclose(got["1"]["losses"], losses, rtol=1e-5)
     np.testing.assert_allclose(got["1"]["probs"], probs, atol=1e-5)
+    order = batches.epoch_order(40, 8, seed=0, epoch=0)  # the epoch's global batches
+    reads = [{int(Path(p).stem) for p in json.loads((tmp_path / f"out.json.reads{i}").read_text())}
+             for i in range(2)]
+    for i, own in enumerate(reads):
+        assert set(order[:NUM_STEPS, 4 * i:4 * i + 4].ravel()) <= own  # its batches' slices...
+        assert own <= set(order[:, 4 * i:4 * i + 4].ravel())  # ... and no other record
+    assert not reads[0] & reads[1]
 
 
 def test_fsdp_shards_the_big_kernel_and_trains_like_one_device(reference, tmp_path):

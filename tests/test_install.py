@@ -68,7 +68,7 @@ def test_installed_package_runs_its_commands_from_another_folder(installed):
                  elsewhere, env)
     assert Path(where.stdout.strip()).is_relative_to(bin_dir.parent), where.stdout + where.stderr
     for name in ("train", "predict", "export", "cross-validate", "cross-corpus", "ablate",
-                 "reevaluate", "adaptation-sets", "extract-features", "results"):
+                 "reevaluate", "adaptation-sets", "extract-features", "results", "prepare"):
         assert (bin_dir / f"jax-ser-{name}").exists(), name
 
     # A config by name, building on a sibling config file (ablations/recipe loads resnet18_mel).

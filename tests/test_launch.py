@@ -1,16 +1,10 @@
-"""The launch scripts print the exact commands they run; with --dry-run they run none of them.
-The TensorFlow stand-in gives tf.data's batches."""
+"""The launch scripts print the exact commands they run; with --dry-run they run none of them."""
 
-import importlib.util
 import os
 import signal
 import subprocess
-import sys
 import time
 
-import numpy as np
-
-from jax_ser.data import batches as batches_lib
 from tests.e2e import REPO
 
 
@@ -143,26 +137,3 @@ def test_ablation_cells_go_round_robin_over_the_hosts():
         "launch/ablate_hosts.sh", "--dry-run", "--hosts", "a,b,c", "--num-cells", "2", "c", "w"
     )
     assert [line.split()[1] for line in idle] == ["a", "b"]  # host c has no cell to run
-
-
-def test_tensorflow_stand_in_gives_the_batches_of_tf_data(monkeypatch):
-    path = REPO / "launch/no_tensorflow/tensorflow/__init__.py"
-    spec = importlib.util.spec_from_file_location("tensorflow_stand_in", path)
-    stand_in = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(stand_in)
-    rng = np.random.default_rng(0)
-    waves = [rng.standard_normal(n).astype(np.float32) for n in rng.integers(2000, 9000, 21)]
-    labels = rng.integers(0, 8, 21).astype(np.int32)
-
-    def batches():  # training's tf.data pipeline (evaluation batches need no TensorFlow)
-        return list(batches_lib.train_batches(waves, labels, global_batch=4, clip_samples=4800,
-                                              seed=3, epoch=2))
-
-    expected = batches()
-    monkeypatch.setitem(sys.modules, "tensorflow", stand_in)  # what `import tensorflow` gives
-    got = batches()
-    assert len(got) == len(expected) == 5  # 21 // 4 train batches
-    for g, e in zip(got, expected):
-        assert g.keys() == e.keys()
-        for key in e:
-            np.testing.assert_array_equal(g[key], e[key])

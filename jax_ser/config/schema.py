@@ -27,6 +27,9 @@ def base_config(model: dict) -> ml_collections.ConfigDict:
     c.data = ml_collections.ConfigDict()
     c.data.corpus = "synthetic"  # registry names, comma-separated to combine corpora
     c.data.root = ""  # one root per corpus, same order; "" = built-in cache (synthetic only)
+    # folders: read and decode data.root (cached); tfds: datasets made by jax_ser.prepare
+    c.data.source = "folders"
+    c.data.data_dir = ""  # tfds: "" = $TFDS_DATA_DIR or ~/tensorflow_datasets
     c.data.task = "ravdess8"  # jax_ser.data.labels.TASKS; "TASK:class,class" keeps those classes
     c.data.split = "fold:0"  # fold:K | loso:SPEAKER | session:N | emobox:K | random | final
     c.data.fold_size = 4  # speakers per test fold

@@ -1,5 +1,5 @@
-"""Decoded waveforms -> crops -> host batches, each process its own slice: tf.data for training,
-numpy for evaluation.
+"""Decoded waveforms -> crops -> host batches, each process its own slice: tf.data for training
+(Grain on a host without TensorFlow: the same batches), numpy for evaluation.
 
 Crops are drawn from a generator seeded by (seed, epoch, utterance), and the epoch's order from
 (seed, epoch), so a resumed run sees exactly the batches an uninterrupted one would have seen. Each
@@ -8,6 +8,7 @@ process takes its own slice of every global batch (`process_index`), for multi-h
 
 from __future__ import annotations
 
+import importlib.util
 from typing import Iterator, Sequence
 
 import numpy as np
@@ -78,20 +79,37 @@ def train_batches(
         offset = audio.random_offset(len(wave), clip_samples, rng)
         return audio.crop_or_pad(wave, clip_samples, offset).astype(np.float32), labels[i]
 
+    pipeline = _pipeline(local.reshape(-1).astype(np.int64), crop, local_batch)
+    for (wave, label), index in zip(pipeline, local):
+        batch = {"wave": wave, "label": label}
+        if speaker_stats is not None:
+            batch["speaker_stats"] = speaker_stats[index]
+        yield batch
+
+
+def pipeline_library() -> str:
+    """tf.data where TensorFlow is installed, else Grain (GPU images often lack TensorFlow)."""
+    return "tf.data" if importlib.util.find_spec("tensorflow") else "grain"
+
+
+def _pipeline(indices: np.ndarray, crop, batch_size: int) -> Iterator[tuple]:
+    """(wave, label) batches of crop(i) for i in `indices`, in order, cropped on parallel threads
+    (crop reads the waveform: from a prepared dataset's file on disk, or memory) and prefetched,
+    so the host's batches are ready before the step asks."""
+    if pipeline_library() == "grain":
+        import grain
+
+        ds = grain.MapDataset.source(indices).map(crop).batch(batch_size, drop_remainder=True)
+        return iter(ds.to_iter_dataset(grain.ReadOptions(num_threads=4, prefetch_buffer_size=4)))
     import tensorflow as tf  # here: labelling (eval_batches) runs without it
 
-    ds = tf.data.Dataset.from_tensor_slices(local.reshape(-1).astype(np.int64))
+    ds = tf.data.Dataset.from_tensor_slices(indices)
     ds = ds.map(
         lambda i: tf.numpy_function(crop, [i], (tf.float32, tf.int32)),
         num_parallel_calls=tf.data.AUTOTUNE,
         deterministic=True,
     )
-    ds = ds.batch(local_batch, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
-    for (wave, label), index in zip(ds.as_numpy_iterator(), local):
-        batch = {"wave": wave, "label": label}
-        if speaker_stats is not None:
-            batch["speaker_stats"] = speaker_stats[index]
-        yield batch
+    return ds.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE).as_numpy_iterator()
 
 
 def eval_batches(
@@ -137,6 +155,8 @@ def _stats_at(speaker_stats: np.ndarray, index: np.ndarray) -> np.ndarray:
 
 def hide_gpus_from_tf() -> None:
     """tf.data only feeds the host; keep TensorFlow off the accelerators JAX uses."""
+    if pipeline_library() != "tf.data":
+        return
     import tensorflow as tf
 
     tf.config.set_visible_devices([], "GPU")

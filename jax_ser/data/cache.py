@@ -11,8 +11,8 @@ import hashlib
 import json
 import logging
 import os
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -27,8 +27,26 @@ CACHE_VERSION = 1
 
 @dataclasses.dataclass
 class Decoded:
-    waves: dict[str, np.ndarray]  # path -> preprocessed waveform
+    waves: Mapping[str, np.ndarray]  # path -> preprocessed waveform (prepared.Records: on demand)
     bad: dict[str, str]  # path -> reason it was skipped
+
+    def of(self, utterances: Sequence[Utterance]) -> Sequence[np.ndarray]:
+        """The waveforms of `utterances`, in order, each fetched when indexed: a prepared
+        dataset's are read from disk then, never all at once."""
+        return Waves(self.waves, [u.path for u in utterances])
+
+
+class Waves(Sequence):
+    def __init__(self, waves: Mapping[str, np.ndarray], paths: list[str]):
+        self._waves, self._paths = waves, paths
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return Waves(self._waves, self._paths[i])
+        return self._waves[self._paths[i]]
+
+    def __len__(self) -> int:
+        return len(self._paths)
 
 
 def cache_dir(data_config) -> Path:

@@ -1,4 +1,5 @@
-"""Corpora -> task labels -> a protocol's split -> decoded waveforms: the data of one run."""
+"""Corpora -> task labels -> a protocol's split -> decoded waveforms: the data of one run, from the
+corpora's folders (decoded once into the cache) or from prepared TFDS datasets (data.source)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import logging
 import sys
 
 from jax_ser import protocols
-from jax_ser.data import cache, corpora, labels, precomputed
+from jax_ser.data import cache, corpora, labels, precomputed, prepared
 from jax_ser.errors import ConfigError, DataError, check_positive
 
 log = logging.getLogger(__name__)
@@ -17,12 +18,18 @@ def check_config(config) -> None:
     check_positive(config, "data", "sample_rate", "clip_seconds")
     if not config.data.corpus.strip():
         raise ConfigError("config.data.corpus is empty")
+    if config.data.source not in SOURCES:
+        raise ConfigError(f"config.data.source: {config.data.source!r} is not one of "
+                          f"{', '.join(SOURCES)}")
+    if config.data.source == "tfds" and config.data.precomputed:
+        raise ConfigError("config.data.precomputed reads its own features folder: leave "
+                          "config.data.source at folders")
     for name, root in corpus_list(config):
         if name not in corpora.names():
             raise ConfigError(
                 f"config.data.corpus: unknown corpus {name!r}; known: {', '.join(corpora.names())}"
             )
-        if not root and name != "synthetic":
+        if not root and name != "synthetic" and config.data.source == "folders":
             raise ConfigError(
                 f"config.data.root is required for corpus {name!r}: pass "
                 f"--config.data.root=/path/to/{name} (the folder of the corpus's original layout)"
@@ -46,6 +53,9 @@ def check_config(config) -> None:
         )
 
 
+SOURCES = ("folders", "tfds")
+
+
 def corpus_list(config) -> list[tuple[str, str]]:
     """(name, root) pairs from the comma-separated data.corpus and data.root."""
     names = [n.strip() for n in config.data.corpus.split(",") if n.strip()]
@@ -60,17 +70,35 @@ def corpus_list(config) -> list[tuple[str, str]]:
     return list(zip(names, roots))
 
 
+def corpus_utterances(config, name: str, root: str = "") -> list[corpora.Utterance]:
+    """One corpus's utterances, canonically labelled: from its folder, or listed in its prepared
+    dataset (data.source=tfds), the files skipped at preparation too."""
+    if config.data.source == "tfds":
+        return prepared.utterances(name, config.data)
+    return corpora.read(name, root or None)
+
+
 def read_utterances(config) -> list[corpora.Utterance]:
     """Every utterance of the configured corpora, labelled for the configured task."""
     utterances = []
     for name, root in corpus_list(config):
-        utterances += corpora.read(name, root or None)
+        utterances += corpus_utterances(config, name, root)
     utterances = labels.apply_task(utterances, config.data.task)
     if not utterances:
         raise DataError(
             f"no utterances of task {config.data.task} in {config.data.corpus}"
         )
     return utterances
+
+
+def decode(config, utterances: list[corpora.Utterance]) -> cache.Decoded:
+    """The utterances' preprocessed waveforms (or precomputed frames) and the bad files: a
+    prepared dataset's read on demand, a folder's decoded once into the cache."""
+    if config.data.precomputed:
+        return precomputed.load_precomputed(config.data.precomputed, utterances)
+    if config.data.source == "tfds":
+        return prepared.decoded([name for name, _ in corpus_list(config)], config.data)
+    return cache.decode(utterances, config.data)
 
 
 def load_data(config):
@@ -95,10 +123,7 @@ def load_data(config):
         )
         log.warning(warning)
         print(warning, file=sys.stderr)
-    if config.data.precomputed:
-        decoded = precomputed.load_precomputed(config.data.precomputed, utterances)
-    else:
-        decoded = cache.decode(utterances, config.data)
+    decoded = decode(config, utterances)
     cache.check_bad_fraction(decoded, len(utterances), config.data.max_bad_fraction)
     parts = {
         name: [u for u in getattr(split, name) if u.path in decoded.waves]

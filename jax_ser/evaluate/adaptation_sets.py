@@ -46,7 +46,7 @@ def set_scores(run_dir: Path, seed: int = 0) -> dict[str, float]:
         probs = np.zeros((len(test), len(run.class_names)), np.float32)
         for speaker in sorted(groups):
             own = groups[speaker]
-            waves = [decoded.waves[test[i].path] for i in own]
+            waves = decoded.of([test[i] for i in own])
             chosen = pick([test[i].label for i in own], rng)
             if not len(chosen):
                 raise ValueError(f"{run_dir}: speaker {speaker} has no recording in set {name}")

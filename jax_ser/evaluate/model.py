@@ -24,10 +24,12 @@ import os
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
+import ml_collections
 import numpy as np
 import soundfile as sf
 
 from jax_ser.data import audio
+from jax_ser.data import load as data_load
 from jax_ser.evaluate import long_recordings
 from jax_ser.evaluate.trained import Trained
 
@@ -85,6 +87,10 @@ class Model:
                 log.warning("left out of the speaker's recordings: %s: %s", e.path, e.reason)
         if not waves:
             raise ValueError("no readable recording to adapt to the speaker")
+        return self.adapted_to(waves, speaker)
+
+    def adapted_to(self, waves: Sequence[np.ndarray], speaker: str | None = None) -> Model:
+        """`adapt` from preprocessed waves (a prepared dataset's records, say)."""
         return Model(self.members, [m.adapt(waves) if m.needs_speaker else None
                                     for m in self.members], speaker)
 
@@ -108,6 +114,29 @@ class Model:
         that cannot be read. `hop_seconds`: hop of the windows on long recordings (default half
         a window)."""
         yield from self._lines(self._decoded(paths), hop_seconds)
+
+    def predict_dataset(self, corpus: str, data_dir: str = "") -> Iterator[dict]:
+        """A line per utterance of a prepared dataset (jax_ser.prepare, with this model's
+        data settings), in its order; each speaker's adapted to where the model adapts. The
+        records are preprocessed already, so they go to the model as they are."""
+        config = ml_collections.ConfigDict(self.config.to_dict())
+        config.data.update(source="tfds", data_dir=data_dir, corpus=corpus, root="")
+        utterances = data_load.corpus_utterances(config, corpus)
+        decoded = data_load.decode(config, utterances)
+        groups = collections.defaultdict(list)
+        for u in utterances:
+            groups[u.speaker_key if self.needs_speaker else None].append(u)
+        for speaker, own in groups.items():
+            kept = [u for u in own if u.path in decoded.waves]
+            model = self.adapted_to(decoded.of(kept), speaker) if speaker and kept else self
+            probs = iter(model.probs(decoded.of(kept)) if kept else ())
+            for u in own:
+                head = {"path": u.path, **({"speaker": speaker} if speaker else {})}
+                if u.path in decoded.bad:
+                    yield {**head, "error": decoded.bad[u.path]}
+                    continue
+                duration = round(len(decoded.waves[u.path]) / self.sample_rate, 3)
+                yield {**head, "duration_s": duration, **self.label(next(probs))}
 
     def _decode(self, recording) -> np.ndarray:
         if isinstance(recording, (str, os.PathLike)):

@@ -17,6 +17,7 @@ from jax_ser.evaluate import metrics, report, tables, trained
 from jax_ser.evaluate.runner import Runner
 
 EVALUATION_SECTIONS = ("eval", "adapt")  # the schema's evaluation-time sections
+WHERE_DATA_IS = ("data.source", "data.data_dir")  # the same utterances, read from elsewhere
 
 
 def parse_changes(items: list[str]) -> dict:
@@ -28,8 +29,10 @@ def parse_changes(items: list[str]) -> dict:
         key, sep, text = item.partition("=")
         key = workdir_lib.MOVED.get(key, key)
         section, _, field = key.partition(".")
-        if not sep or section not in EVALUATION_SECTIONS or field not in schema[section]:
-            known = ", ".join(f"{s}.{k}" for s in EVALUATION_SECTIONS for k in schema[s])
+        allowed = section in EVALUATION_SECTIONS or key in WHERE_DATA_IS
+        if not sep or not allowed or field not in schema[section]:
+            known = ", ".join([*(f"{s}.{k}" for s in EVALUATION_SECTIONS for k in schema[s]),
+                               *WHERE_DATA_IS])
             raise ConfigError(f"--set {item!r}: give KEY=VALUE with KEY one of {known} (the "
                               "others change what was trained)")
         try:
@@ -53,7 +56,7 @@ def rescore(run_dir: Path, changes: dict) -> tuple[dict[str, float], dict[str, d
                                                     model_state=model.state.model_state)
     _, parts, decoded = load.load_data(config)
     test = parts["test"]
-    probs = run.probs(state, [decoded.waves[u.path] for u in test],
+    probs = run.probs(state, decoded.of(test),
                       speakers=[u.speaker_key for u in test])
     index = {c: i for i, c in enumerate(run.class_names)}
     scores = metrics.classification_report(np.array([index[u.label] for u in test]), probs,

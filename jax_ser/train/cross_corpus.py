@@ -10,11 +10,12 @@ import json
 import sys
 from pathlib import Path
 
+import ml_collections
 import numpy as np
 
 from jax_ser import config as config_lib
 from jax_ser import errors
-from jax_ser.data import batches, cache, corpora, labels, load
+from jax_ser.data import batches, corpora, labels, load
 from jax_ser.evaluate import metrics, tables, trained
 from jax_ser.train import loop
 
@@ -48,11 +49,12 @@ def shared_classes(config, names, roots: dict[str, str], keep=()) -> tuple[str, 
             raise errors.ConfigError(
                 f"unknown corpus {name!r}; known: {', '.join(corpora.names())}"
             )
-        if not roots.get(name) and name != "synthetic":
+        if not roots.get(name) and name != "synthetic" and config.data.source == "folders":
             raise errors.ConfigError(
                 f"no root for corpus {name!r}: pass --roots={name}=/path/to/{name}"
             )
-        read = labels.apply_task(corpora.read(name, roots.get(name) or None), config.data.task)
+        read = labels.apply_task(load.corpus_utterances(config, name, roots.get(name)),
+                                 config.data.task)
         per_corpus[name] = {u.label for u in read}
     wanted = set(keep) if keep else set.intersection(*per_corpus.values())
     lacking = {n: sorted(wanted - have) for n, have in per_corpus.items() if wanted - have}
@@ -153,12 +155,14 @@ def _held_out_cell(run_dir: Path, corpus: str, classes, results: dict) -> dict:
 
 def _other_corpus_cell(model, config, corpus: str, roots, task: str, classes) -> dict:
     """Every utterance of a corpus the run did not train on, through its best checkpoint."""
-    utterances = labels.apply_task(corpora.read(corpus, roots.get(corpus) or None), task)
-    decoded = cache.decode(utterances, config.data)
+    other = ml_collections.ConfigDict(config.to_dict())  # the run's data settings, this corpus
+    other.data.update(corpus=corpus, root=roots.get(corpus) or "", task=task, eval_corpus="")
+    utterances = load.read_utterances(other)
+    decoded = load.decode(other, utterances)
     utterances = [u for u in utterances if u.path in decoded.waves]
     if not utterances:
         raise errors.DataError(f"no readable utterance of {corpus} in classes {classes}")
-    waves = [decoded.waves[u.path] for u in utterances]
+    waves = decoded.of(utterances)
     probs = model.runner.probs(model.state, waves, speakers=[u.speaker_key for u in utterances])
     index = {c: i for i, c in enumerate(classes)}
     report = metrics.classification_report(

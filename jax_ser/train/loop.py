@@ -18,7 +18,6 @@ from pathlib import Path
 import jax
 import ml_collections
 import numpy as np
-import tensorflow as tf
 import tqdm
 
 from jax_ser.adapt import speaker_norm
@@ -54,7 +53,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     split, parts, decoded = load.load_data(config)
     class_names = labels.task_classes(config.data.task)
     index = {c: i for i, c in enumerate(class_names)}
-    waves = {k: [decoded.waves[u.path] for u in v] for k, v in parts.items()}
+    waves = {k: decoded.of(v) for k, v in parts.items()}  # read when batched
     targets = {k: np.array([index[u.label] for u in v], np.int32) for k, v in parts.items()}
     for name, part in parts.items():
         speakers = sorted({u.speaker_key for u in part})
@@ -123,11 +122,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
         state, meta = restored
         log.info("resumed from step %d of %s", int(state.step), workdir / "checkpoints")
 
-    writer = (
-        tf.summary.create_file_writer(str(workdir / "tensorboard"))
-        if jax.process_index() == 0
-        else tf.summary.create_noop_writer()
-    )
+    writer = _summary_writer(workdir / "tensorboard")
     show_bar = tc.progress_bar and jax.process_index() == 0 and sys.stderr.isatty()
     total_steps = tc.num_epochs * steps_per_epoch
     with preemption.on_sigterm() as stop:  # SIGTERM: save `latest` between steps, exit
@@ -160,11 +155,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
                                      lambda s: probs_of(s, "val"), config, ckpts)
             ckpts.save_latest(int(state.step), state, meta)
             _log_epoch(record, tc.num_epochs, improved)
-            with writer.as_default(step=int(state.step)):
-                for k, v in record.items():
-                    if v is not None and k not in ("epoch", "step"):
-                        tf.summary.scalar(k.replace("_", "/", 1), v)
-            writer.flush()
+            _write_summaries(writer, record)
             if stop():
                 _exit_preempted(ckpts, int(state.step), total_steps)
 
@@ -335,6 +326,31 @@ def _exit_preempted(ckpts: checkpoints.Checkpoints, step: int, total_steps: int)
         preemption.EXIT_CODE,
     )
     raise preemption.Preempted(step)
+
+
+def _summary_writer(logdir: Path):
+    """TensorBoard's writer on process 0; None on the others, and where TensorFlow is not
+    installed (the epochs' figures are in metrics.json's history all the same)."""
+    if jax.process_index() != 0:
+        return None
+    if batches.pipeline_library() != "tf.data":
+        log.warning("TensorFlow is not installed: no TensorBoard summaries in %s", logdir)
+        return None
+    import tensorflow as tf
+
+    return tf.summary.create_file_writer(str(logdir))
+
+
+def _write_summaries(writer, record: dict) -> None:
+    if writer is None:
+        return
+    import tensorflow as tf
+
+    with writer.as_default(step=record["step"]):
+        for k, v in record.items():
+            if v is not None and k not in ("epoch", "step"):
+                tf.summary.scalar(k.replace("_", "/", 1), v)
+    writer.flush()
 
 
 def _log_epoch(record: dict, num_epochs: int, improved: bool) -> None:

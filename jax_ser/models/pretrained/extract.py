@@ -14,7 +14,7 @@ import tqdm
 
 from jax_ser import config as config_lib
 from jax_ser import errors
-from jax_ser.data import cache, load
+from jax_ser.data import load
 from jax_ser.evaluate import runner
 from jax_ser.models.pretrained.wav2vec2 import Encoder, feat_extract_output_lengths
 
@@ -46,7 +46,7 @@ def extract(config, output: str | Path, layer: str = "-1") -> dict:
         return out["extract_features"] if layer == "cnn" else out["hidden_states"][int(layer)]
 
     utterances = load.read_utterances(config)
-    decoded = cache.decode(utterances, config.data)
+    decoded = load.decode(config, utterances)
     second = config.data.sample_rate
     paths, chunks = [], []
     for u in tqdm.tqdm(utterances, desc="encoding", disable=not sys.stderr.isatty()):
