@@ -88,7 +88,7 @@ def in_process(fn, *args):
         return pool.apply(fn, args)
 
 
-def benchmark(config, *, steps: int = 60, step_repeats: int = 10, spawn: bool = True) -> dict:
+def benchmark(config, *, steps: int = 300, step_repeats: int = 10, spawn: bool = True) -> dict:
     """Prints the table and the ratios; returns the figures. `spawn=False` runs everything in
     this process (a quick check: the peak memory is then the process's, not the source's)."""
     run = in_process if spawn else (lambda fn, *args: fn(*args))
@@ -142,7 +142,7 @@ def define_flags():
         "Experiment config file (its data and train sections).", lock_config=False)
     flags.DEFINE_string("corpus", "ravdess", "ravdess, ravdess,tess (from ../shared/data) or "
                         "synthetic.")
-    flags.DEFINE_integer("steps", 60, "Batches timed through each pipeline.")
+    flags.DEFINE_integer("steps", 300, "Batches timed through each pipeline.")
     flags.DEFINE_string("data_dir", "", "Where the corpora are prepared; default: under the "
                         "data cache.")
 

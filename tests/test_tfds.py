@@ -13,9 +13,9 @@ import soundfile as sf
 import tensorflow_datasets as tfds
 
 import jax_ser
-from jax_ser.data import batches, labels, load, prepared, tfds_builder
+from jax_ser.data import batches, corpora, labels, load, prepared, tfds_builder
 from jax_ser.errors import DataError
-from jax_ser.evaluate import calibration
+from jax_ser.evaluate import calibration, reevaluation
 from tests.e2e import REPO, cli_args, run_cli, tiny
 
 
@@ -141,6 +141,13 @@ def test_bad_files_are_skipped_and_counted_at_preparation(tmp_path):
         prepared.decoded(["manifest"], tiny(tmp_path, **{"data.data_dir": str(records)}).data)
 
 
+def test_every_corpus_has_a_builder():
+    for name in corpora.names():
+        builder = tfds_builder.builder_class(name)
+        assert builder.name == f"jax_ser_{name}" and builder.CORPUS == name
+        assert tfds_builder.builder_class(name) is builder  # registered once
+
+
 def test_unprepared_settings_name_the_command_that_prepares_them(tiny_corpus, data_dir):
     data = ml_collections.ConfigDict(dict(data_dir=str(data_dir), sample_rate=16000,
                                           trim_db=20.0, normalize=True))
@@ -163,6 +170,8 @@ def test_trains_from_tfds_on_a_host_without_tensorflow(tiny_corpus, data_dir, tm
     lines = jax_ser.load(workdir).predict_dataset("ravdess", str(data_dir))
     predicted = {line["path"]: line for line in lines}
     assert len(predicted) == 480
+    scores, _ = reevaluation.rescore(workdir, {"data.data_dir": str(data_dir)})
+    assert scores["ua"] == pytest.approx(metrics["test"]["ua"], abs=1e-6)
     test = [json.loads(line) for line in open(workdir / "predictions_test.jsonl")]
     evaluated = calibration.apply_temperature([list(t["probs"].values()) for t in test],
                                               metrics["calibration"]["temperature"])

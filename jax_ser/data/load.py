@@ -12,6 +12,8 @@ from jax_ser.errors import ConfigError, DataError, check_positive
 
 log = logging.getLogger(__name__)
 
+SOURCES = ("folders", "tfds")  # data.source: the corpora's folders, or jax_ser.prepare's datasets
+
 
 def check_config(config) -> None:
     """The data section's keys that cannot run."""
@@ -51,9 +53,6 @@ def check_config(config) -> None:
             "config.data.precomputed (a folder of extracted features) and "
             "config.features.name=precomputed go together"
         )
-
-
-SOURCES = ("folders", "tfds")
 
 
 def corpus_list(config) -> list[tuple[str, str]]:

@@ -33,7 +33,7 @@ def data_dir(data_config) -> Path:
 
 
 def config_name(data_config) -> str:
-    """The preparation settings a run's data section asks for (tfds_builder.config_name)."""
+    """The builder config (tfds_builder.Preprocessing) a run's data section asks for."""
     return (f"sr{data_config.sample_rate}_trim{data_config.trim_db:g}_"
             f"{'peak' if data_config.normalize else 'raw'}")
 

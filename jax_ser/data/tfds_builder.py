@@ -23,8 +23,9 @@ from jax_ser.data import audio, corpora, labels, prepared
 
 log = logging.getLogger(__name__)
 
-CHUNK = 256  # files decoded at once: memory at preparation stays bounded too
+CHUNK = 256  # files decoded at a time (in data.num_workers threads)
 TEXT_FIELDS = ("path", "speaker", "corpus", "gender", "session", "fold")
+FILE_FORMATS = ("array_record", "tfrecord")
 
 
 @dataclasses.dataclass
@@ -45,7 +46,8 @@ def preprocessing(data_config) -> Preprocessing:
 
 
 class CorpusBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
-    """A corpus read by `jax_ser.data.corpora.read(CORPUS, manual_dir)`."""
+    """A corpus read by `jax_ser.data.corpora.read(CORPUS, root)`: `root` is its folder (TFDS's
+    manual directory) or, for a manifest, the manifest file in it."""
 
     CORPUS = ""
     VERSION = tfds.core.Version("1.0.0")
@@ -76,7 +78,7 @@ class CorpusBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
         )
 
     def _split_generators(self, dl_manager):
-        root = self.root  # the folder, or a manifest file in dl_manager.manual_dir
+        root = self.root
         utterances = corpora.read(self.CORPUS, root)
         self.info.metadata.update(corpus=self.CORPUS, root=root or "",
                                   preprocessing=dataclasses.asdict(self.builder_config) | {
@@ -109,6 +111,9 @@ def _row(u: corpora.Utterance) -> dict:
     return {f.name: getattr(u, f.name) for f in dataclasses.fields(u)}
 
 
+_CLASSES: dict[str, type] = {}  # dataset name -> builder class, made once (TFDS registers it)
+
+
 def builder_class(corpus: str) -> type[CorpusBuilder]:
     """The builder of `corpus`, a class named JaxSer<Corpus> (TFDS derives `jax_ser_<corpus>`)."""
     if corpus not in corpora.names():
@@ -122,12 +127,6 @@ def builder_class(corpus: str) -> type[CorpusBuilder]:
     return registered
 
 
-_CLASSES: dict[str, type[CorpusBuilder]] = {}
-
-
-FILE_FORMATS = ("array_record", "tfrecord")
-
-
 def prepare(corpus: str, root: str | None, data_config,
             file_format: str = "array_record") -> tfds.core.DatasetBuilder:
     """Builds `corpus` from the folder (or manifest file) `root` into data_config's data_dir with
@@ -138,6 +137,7 @@ def prepare(corpus: str, root: str | None, data_config,
         raise ValueError(f"corpus {corpus!r} needs its folder: --root /path/to/{corpus}")
     if root is not None and not os.path.exists(root):
         raise FileNotFoundError(f"corpus {corpus!r}: {root} not found")
+    root = None if root is None else os.path.abspath(root)
     config = preprocessing(data_config)
     known = {c.name for c in CorpusBuilder.BUILDER_CONFIGS}  # TFDS takes these by name only
     builder = builder_class(corpus)(config=config.name if config.name in known else config,
