@@ -13,6 +13,7 @@ own slice of every batch; process 0 writes the outputs.
 
 import os
 import sys
+from pathlib import Path
 
 import jax
 from absl import app, flags, logging
@@ -84,7 +85,8 @@ def summary(results: dict, workdir: str) -> str:
     bad = results["data"]["bad_files"]["count"]
     if bad:
         lines.append(f"skipped {bad} unreadable files (listed in metrics.json)")
-    model_files = "classical.joblib" if classical else "checkpoints/, tensorboard/"
+    model_files = "classical.joblib" if classical else "checkpoints/" + (
+        ", tensorboard/" if (Path(workdir) / "tensorboard").is_dir() else "")
     lines.append(f"outputs in {workdir}: metrics.json, confusion_*.png, reliability_*.png, "
                  f"predictions_*.jsonl, {model_files}, log.txt")
     return "\n".join(lines)

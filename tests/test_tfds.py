@@ -12,7 +12,6 @@ import pytest
 import soundfile as sf
 import tensorflow_datasets as tfds
 
-import jax_ser
 from jax_ser.data import batches, corpora, labels, load, prepared, tfds_builder
 from jax_ser.errors import DataError
 from jax_ser.evaluate import calibration, reevaluation
@@ -165,10 +164,14 @@ def test_trains_from_tfds_on_a_host_without_tensorflow(tiny_corpus, data_dir, tm
     done = run_cli([sys.executable, "-m", "tests.without_tensorflow", *args[1:]])
     assert done.returncode == 0, done.stderr[-3000:]
     assert "TensorFlow is not installed: no TensorBoard summaries" in done.stderr
+    assert "checkpoints/, log.txt" in done.stdout and not (workdir / "tensorboard").exists()
     metrics = json.loads((workdir / "metrics.json").read_text())
     assert metrics["test"]["n"] == 120
-    lines = jax_ser.load(workdir).predict_dataset("ravdess", str(data_dir))
-    predicted = {line["path"]: line for line in lines}
+    labelled = run_cli([sys.executable, "-m", "tests.without_tensorflow", "-m", "jax_ser.predict",
+                        "--workdir", str(workdir), "--dataset", "ravdess",
+                        "--data_dir", str(data_dir), "--output", str(tmp_path / "p.jsonl")])
+    assert labelled.returncode == 0, labelled.stderr[-3000:]
+    predicted = {line["path"]: line for line in map(json.loads, open(tmp_path / "p.jsonl"))}
     assert len(predicted) == 480
     scores, _ = reevaluation.rescore(workdir, {"data.data_dir": str(data_dir)})
     assert scores["ua"] == pytest.approx(metrics["test"]["ua"], abs=1e-6)
