@@ -55,8 +55,8 @@ def benchmark(*, batch: int = 32, seconds: float = 3.0, steps: int = 3,
     print(f"device: {jax.devices()[0].device_kind} x{jax.device_count()}; batch {batch} x "
           f"{seconds:g} s, median of {steps} steps")
     common.print_table(("model", "layers", "ms per step", "speed vs native"), rows)
-    print("speed-up of the CPU layers: "
-          + ", ".join(f"{name} {f['speedup']:.2f}x" for name, f in figures.items()))
+    for name, f in figures.items():  # jax_ser's CPU layers against flax's own ops
+        common.print_ratio(name, "flax_ops", f["speedup"])
     return figures
 
 

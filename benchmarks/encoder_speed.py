@@ -56,6 +56,8 @@ def main():
     )
     print(f"inference: {audio_seconds / infer:8.1f} audio-s/s ({infer:.3f} s per batch)")
     print(f"training:  {audio_seconds / training:8.1f} audio-s/s ({training:.3f} s per step)")
+    print(f"inference: RTF: {infer / audio_seconds:.4f}")  # no reference: compute s per audio s
+    print(f"training: RTF: {training / audio_seconds:.4f}")
 
 
 if __name__ == "__main__":

@@ -59,8 +59,8 @@ def benchmark(*, batch: int = 32, seconds: float = 3.0, repeats: int = 15) -> di
           f"hop {fc.hop_length}, {fc.n_mels} mels, {fc.n_mfcc} MFCCs")
     common.print_table(("feature", "implementation", "clips/s", "ms per clip",
                         "speed vs librosa per clip"), rows)
-    print("ratio jax_ser / librosa per clip: "
-          + ", ".join(f"{name} {f['ratio']:.1f}x" for name, f in figures.items()))
+    for name, f in figures.items():
+        common.print_ratio(name, "librosa", f["ratio"])
     return figures
 
 

@@ -109,8 +109,9 @@ def benchmark(config, *, steps: int = 300, step_repeats: int = 10, spawn: bool =
     print(f"tfds pipeline per core: {per_core:.0f} samples/s; "
           f"{H200_SAMPLES_PER_S} samples/s (the H200's ResNet18 epoch) needs "
           f"{H200_SAMPLES_PER_S / per_core:.1f} cores at this rate")
-    print(f"ratio tfds/folders: {tfds['samples_per_s'] / folders['samples_per_s']:.2f}x")
-    print(f"ratio tfds/train_step: {tfds['samples_per_s'] / consumed:.1f}x")
+    common.print_ratio("tfds pipeline", "folders",
+                       tfds["samples_per_s"] / folders["samples_per_s"])
+    common.print_ratio("tfds pipeline", "train_step", tfds["samples_per_s"] / consumed)
     return {"folders": folders, "tfds": tfds, "train_step": consumed, "per_core": per_core}
 
 

@@ -80,8 +80,8 @@ def benchmark(*, batch: int = 32, seconds: float = 3.0, steps: int = 5,
           f"{seconds:g} s, median of {steps} steps")
     common.print_table(("model", "implementation", "parameters", "samples/s", "ms per step",
                         "speed vs PyTorch"), rows)
-    print("ratio jax_ser / PyTorch samples/s: "
-          + ", ".join(f"{name} {f['ratio']:.2f}x" for name, f in figures.items()))
+    for name, f in figures.items():
+        common.print_ratio(name, "pytorch", f["ratio"])
     return figures
 
 
