@@ -12,6 +12,7 @@ import pytest
 import soundfile as sf
 import tensorflow_datasets as tfds
 
+from jax_ser.config import workdir as workdir_lib
 from jax_ser.data import batches, corpora, labels, load, prepared, tfds_builder
 from jax_ser.errors import DataError
 from jax_ser.evaluate import calibration, reevaluation
@@ -86,6 +87,15 @@ def test_folders_and_tfds_give_the_same_utterances_and_batches(tiny_corpus, data
     for g, w in zip(batches.eval_batches(decoded.of(parts["test"]), **test),
                     batches.eval_batches(folders[2].of(parts["test"]), **test)):
         np.testing.assert_array_equal(g["wave"], w["wave"])
+
+
+def test_a_run_from_folders_resumes_from_tfds(tiny_corpus, data_dir, tmp_path):
+    """Where the data are read from is no change of config: the batches are the same."""
+    workdir_lib.save_or_check_config(tiny(tiny_corpus), tmp_path)
+    from_tfds = tiny(tiny_corpus, **{"data.source": "tfds", "data.data_dir": str(data_dir)})
+    assert workdir_lib.config_changes(from_tfds, tmp_path) == []
+    from_tfds.data.trim_db = 20.0
+    assert workdir_lib.config_changes(from_tfds, tmp_path) == ["data.trim_db: 30.0 -> 20.0"]
 
 
 def test_grain_gives_the_batches_of_tf_data(tiny_corpus, data_dir, monkeypatch):

@@ -15,6 +15,7 @@ from jax_ser.errors import ConfigError
 RESUMABLE_CHANGES = (
     "train.progress_bar", "data.num_workers", "data.cache_dir", "train.fsdp",
     "eval.temperature_scaling",  # reporting only
+    "data.source", "data.data_dir",  # the same utterances and batches from folders or TFDS
 )
 # Keys that moved to their own section: a workdir saved before the move reads as today's.
 MOVED = {
