@@ -4,7 +4,7 @@ read as batches ask for them): start-up, samples/s and peak memory, each source 
 process; and the samples/s the config's train step consumes, in another.
 
   python -m benchmarks.input_pipeline_speed [--config configs/resnet18_mel.py] [--corpus ravdess]
-      [--steps 60] [--data_dir D]
+      [--steps 300] [--data_dir D]
 
 --corpus ravdess (../shared/data/ravdess) or ravdess,tess (with ../shared/data/tess), or
 synthetic. The corpora are prepared into --data_dir (default: a folder under the data cache) and
@@ -27,6 +27,7 @@ from absl import app, flags, logging
 from ml_collections import config_flags
 
 from benchmarks import common
+from jax_ser.data import cache
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "data"
@@ -36,7 +37,7 @@ H200_SAMPLES_PER_S = 1700  # the lent H200's ResNet18 epoch: 1,200 clips in abou
 def pipeline(config, source: str, steps: int) -> dict:
     """Start-up, samples/s over `steps` batches and peak memory of this process's training
     pipeline reading `source` (folders or tfds)."""
-    from jax_ser.data import batches, labels, load
+    from jax_ser.data import batches, labels, load, precomputed
 
     config.data.source = source
     start = time.perf_counter()
@@ -44,7 +45,7 @@ def pipeline(config, source: str, steps: int) -> dict:
     index = {c: i for i, c in enumerate(labels.task_classes(config.data.task))}
     waves = decoded.of(parts["train"])
     targets = np.array([index[u.label] for u in parts["train"]], np.int32)
-    clip = int(round(config.data.clip_seconds * config.data.sample_rate))
+    clip = precomputed.input_shape(config)[0]
 
     def epochs():
         for epoch in itertools.count():
@@ -130,8 +131,7 @@ def main(argv):
             return 0
         config.data.corpus = ",".join(names)
         config.data.root = ",".join(str(SHARED / n) for n in names)
-    config.data.data_dir = f.data_dir or str(Path(config.data.cache_dir or "~/.cache/jax_ser")
-                                             .expanduser() / "tfds")
+    config.data.data_dir = f.data_dir or str(cache.cache_dir(config.data) / "tfds")
     benchmark(config, steps=f.steps)
     return 0
 

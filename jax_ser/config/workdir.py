@@ -11,11 +11,13 @@ import ml_collections
 from jax_ser.config.schema import base_config
 from jax_ser.errors import ConfigError
 
+# Where the data are read from: the same utterances and batches from folders or TFDS.
+DATA_LOCATION = ("data.source", "data.data_dir")
 # Keys that may change between a run and its resumption without changing its results.
 RESUMABLE_CHANGES = (
     "train.progress_bar", "data.num_workers", "data.cache_dir", "train.fsdp",
     "eval.temperature_scaling",  # reporting only
-    "data.source", "data.data_dir",  # the same utterances and batches from folders or TFDS
+    *DATA_LOCATION,
 )
 # Keys that moved to their own section: a workdir saved before the move reads as today's.
 MOVED = {

@@ -95,7 +95,7 @@ class CorpusBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
                                          normalize=c.normalize, trim_db=c.trim_db or None,
                                          num_workers=self.num_workers)
             for u, wave in zip(chunk, waves):
-                row = _row(u)
+                row = dataclasses.asdict(u)
                 if wave is None:
                     skipped.append({**row, "reason": bad[u.path]})
                     continue
@@ -105,10 +105,6 @@ class CorpusBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
                                       **{k: row[k] or "" for k in TEXT_FIELDS}}
         log.info("%s: %d utterances written, %d files skipped", self.name, len(kept),
                  len(skipped))
-
-
-def _row(u: corpora.Utterance) -> dict:
-    return {f.name: getattr(u, f.name) for f in dataclasses.fields(u)}
 
 
 _CLASSES: dict[str, type] = {}  # dataset name -> builder class, made once (TFDS registers it)

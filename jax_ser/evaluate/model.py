@@ -129,14 +129,16 @@ class Model:
         for speaker, own in groups.items():
             kept = [u for u in own if u.path in decoded.waves]
             model = self.adapted_to(decoded.of(kept), speaker) if speaker and kept else self
-            probs = iter(model.probs(decoded.of(kept)) if kept else ())
-            for u in own:
-                head = {"path": u.path, **({"speaker": speaker} if speaker else {})}
-                if u.path in decoded.bad:
-                    yield {**head, "error": decoded.bad[u.path]}
-                    continue
-                duration = round(len(decoded.waves[u.path]) / self.sample_rate, 3)
-                yield {**head, "duration_s": duration, **self.label(next(probs))}
+            for batch in _batches(iter(own), self.batch_size):  # each record read once here
+                waves = {u.path: decoded.waves[u.path] for u in batch if u.path in decoded.waves}
+                probs = iter(model.probs(list(waves.values())) if waves else ())
+                for u in batch:
+                    head = {"path": u.path, **({"speaker": speaker} if speaker else {})}
+                    if u.path not in waves:
+                        yield {**head, "error": decoded.bad[u.path]}
+                        continue
+                    duration = round(len(waves[u.path]) / self.sample_rate, 3)
+                    yield {**head, "duration_s": duration, **self.label(next(probs))}
 
     def _decode(self, recording) -> np.ndarray:
         if isinstance(recording, (str, os.PathLike)):

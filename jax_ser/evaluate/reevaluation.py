@@ -17,7 +17,6 @@ from jax_ser.evaluate import metrics, report, tables, trained
 from jax_ser.evaluate.runner import Runner
 
 EVALUATION_SECTIONS = ("eval", "adapt")  # the schema's evaluation-time sections
-WHERE_DATA_IS = ("data.source", "data.data_dir")  # the same utterances, read from elsewhere
 
 
 def parse_changes(items: list[str]) -> dict:
@@ -29,10 +28,10 @@ def parse_changes(items: list[str]) -> dict:
         key, sep, text = item.partition("=")
         key = workdir_lib.MOVED.get(key, key)
         section, _, field = key.partition(".")
-        allowed = section in EVALUATION_SECTIONS or key in WHERE_DATA_IS
+        allowed = section in EVALUATION_SECTIONS or key in workdir_lib.DATA_LOCATION
         if not sep or not allowed or field not in schema[section]:
             known = ", ".join([*(f"{s}.{k}" for s in EVALUATION_SECTIONS for k in schema[s]),
-                               *WHERE_DATA_IS])
+                               *workdir_lib.DATA_LOCATION])
             raise ConfigError(f"--set {item!r}: give KEY=VALUE with KEY one of {known} (the "
                               "others change what was trained)")
         try:
