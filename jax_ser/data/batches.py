@@ -61,31 +61,39 @@ def train_batches(
     balanced: bool = False,
     speakers: np.ndarray | None = None,
     speaker_stats: np.ndarray | None = None,
+    members: int = 1,
 ) -> Iterator[dict]:
     """This process's share of the epoch's batches, from `start_step` on: wave [b, N] (or
     [b, T, D] precomputed frames), label [b], and speaker_stats [b, 2, F] when given [N, 2, F].
     With `grad_accum_steps` K, each global batch comes as K micro-batches in turn, and
     `start_step` counts micro-batches: the examples of an update are those of the unaccumulated
     run. `balanced`: class-balanced sampling; `speakers`: one speaker's utterances per global
-    batch (epoch_order)."""
-    order = epoch_order(len(waves), global_batch, seed, epoch, labels if balanced else None,
-                        speakers)
-    order = order.reshape(-1, global_batch // grad_accum_steps)
-    local_batch = global_batch // grad_accum_steps // process_count
-    local = order.reshape(len(order), process_count, local_batch)[start_step:, process_index]
+    batch (epoch_order). `members` M > 1: an ensemble's batches [M, b, ...], member m's those
+    of a single run with seed + m, all cropped by one pipeline."""
+    micro = global_batch // grad_accum_steps
+    local_batch = micro // process_count
+    local = np.stack([
+        epoch_order(len(waves), global_batch, seed + m, epoch, labels if balanced else None,
+                    speakers).reshape(-1, process_count, local_batch)[start_step:, process_index]
+        for m in range(members)
+    ], axis=1)  # [steps, members, local_batch]
 
-    def crop(i):
-        rng = np.random.default_rng((seed, epoch, int(i)))
+    def crop(j):
+        m, i = divmod(int(j), len(waves))  # member m's crop of utterance i
+        rng = np.random.default_rng((seed + m, epoch, i))
         wave = waves[i]
         offset = audio.random_offset(len(wave), clip_samples, rng)
         return audio.crop_or_pad(wave, clip_samples, offset).astype(np.float32), labels[i]
 
-    pipeline = _pipeline(local.reshape(-1).astype(np.int64), crop, local_batch)
+    flat = local + len(waves) * np.arange(members)[:, None]
+    pipeline = _pipeline(flat.reshape(-1).astype(np.int64), crop, members * local_batch)
     for (wave, label), index in zip(pipeline, local):
         batch = {"wave": wave, "label": label}
         if speaker_stats is not None:
             batch["speaker_stats"] = speaker_stats[index]
-        yield batch
+        shape = (members, local_batch) if members > 1 else (local_batch,)
+        yield {k: v.reshape(*shape, *v.shape[2 if k == "speaker_stats" else 1:])
+               for k, v in batch.items()}
 
 
 THREADS = max(4, os.cpu_count() or 1)  # crops made at once (they read and copy: GIL released)

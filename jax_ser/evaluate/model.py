@@ -30,7 +30,7 @@ import soundfile as sf
 
 from jax_ser.data import audio
 from jax_ser.data import load as data_load
-from jax_ser.evaluate import long_recordings
+from jax_ser.evaluate import long_recordings, trained
 from jax_ser.evaluate.trained import Trained
 
 log = logging.getLogger(__name__)
@@ -286,9 +286,10 @@ def load(workdirs) -> Model:
     workdirs = [workdirs] if isinstance(workdirs, (str, os.PathLike)) else list(workdirs)
     if not workdirs:
         raise ValueError("no workdir given")
-    members = [Trained(Path(w)) for w in workdirs]
+    members = [m for w in workdirs for m in trained.members(Path(w))]
     first = members[0]
-    for other, workdir in zip(members[1:], workdirs[1:]):
+    for other in members[1:]:
+        workdir = other.workdir
         if other.labels != first.labels:
             raise ValueError(f"{workdir} labels {other.labels}, {workdirs[0]} {first.labels}: "
                              "an ensemble's runs must share data.task")

@@ -55,13 +55,15 @@ class Runner:
             out_shardings=self.data_sharding,
         )
 
-    def _init_state(self, tx):
+    def _init_state(self, tx, seed=None):
         return state_lib.init_state(self.config, self.model, tx, self.input_shape,
-                                    self.feature_config)
+                                    self.feature_config, seed)
 
-    def init(self, load_pretrained: bool = True) -> state_lib.TrainState:
-        """Fresh weights, then, with `model.init=pretrained`, the checkpoint's where it has them."""
-        state = jax.jit(lambda: self._init_state(self.tx), out_shardings=self.state_sharding)()
+    def init(self, load_pretrained: bool = True, seed: int | None = None) -> state_lib.TrainState:
+        """Fresh weights drawn from `seed` (default config.seed), then, with
+        `model.init=pretrained`, the checkpoint's where it has them."""
+        state = jax.jit(lambda: self._init_state(self.tx, seed),
+                        out_shardings=self.state_sharding)()
         if load_pretrained and self.config.model.init == "pretrained":
             variables = self.module.load_pretrained(
                 {"params": state.params, **state.model_state}, self.config.model

@@ -9,6 +9,8 @@ import json
 from pathlib import Path
 from typing import Sequence
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 
 from jax_ser.config import workdir as workdir_lib
@@ -18,13 +20,28 @@ from jax_ser.evaluate.runner import Runner
 from jax_ser.train import checkpoints
 
 
-class Trained:
-    """The best checkpoint of one workdir: `runner` labels with `state`."""
+def members(workdir: str | Path) -> list[Trained]:
+    """Every trained member of a workdir: one, or train.ensemble_size."""
+    size = workdir_lib.read(Path(workdir)).train.ensemble_size
+    return [Trained(workdir, k if size > 1 else None) for k in range(size)]
 
-    def __init__(self, workdir: str | Path):
+
+class Trained:
+    """The best checkpoint of one workdir: `runner` labels with `state`. A workdir trained as an
+    ensemble (train.ensemble_size) holds several members: `member` picks one (`members` loads
+    them all). Each member is calibrated with the run's temperature, which training fitted on
+    the members' mean."""
+
+    def __init__(self, workdir: str | Path, member: int | None = None):
         workdir = Path(workdir)
         self.workdir = workdir
         self.config = workdir_lib.read(workdir)
+        size = self.config.train.ensemble_size
+        if (member is None) != (size == 1) or (member is not None and not 0 <= member < size):
+            raise ValueError(
+                f"{workdir} holds {size} trained member(s) (train.ensemble_size); member "
+                f"{member} asked for: load them all with jax_ser.load or trained.members")
+        self.member = member
         self.temperature = fitted_temperature(workdir)
         if self.config.data.precomputed:
             raise ValueError(
@@ -41,11 +58,18 @@ class Trained:
         self.runner = Runner(self.config)
         state = self.runner.init(load_pretrained=False)
         ckpts = checkpoints.Checkpoints(workdir / "checkpoints", read_only=True)
-        best = ckpts.restore_best({"params": state.params, "model_state": state.model_state})
+        template = {"params": state.params, "model_state": state.model_state}
+        if member is not None:  # the ensemble's members stacked on a leading axis
+            template = jax.tree.map(lambda x: jnp.zeros((size, *x.shape), x.dtype), template)
+        best = ckpts.restore_best(template)
         ckpts.close()
         if best is None:
             raise FileNotFoundError(f"no trained checkpoint in {workdir / 'checkpoints' / 'best'}")
         variables, _ = best
+        if member is not None:
+            variables = jax.device_put(jax.tree.map(lambda x: x[member], variables),
+                                       {"params": self.runner.state_sharding.params,
+                                        "model_state": self.runner.state_sharding.model_state})
         self.state = state.replace(params=variables["params"], model_state=variables["model_state"])
         self.labels = list(self.runner.class_names)
 

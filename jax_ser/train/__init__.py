@@ -12,7 +12,7 @@ def check_config(config) -> None:
     """The train section's keys that cannot run."""
     tc = config.train
     check_positive(config, "train", "batch_size", "grad_accum_steps", "fsdp", "num_epochs",
-                   "learning_rate")
+                   "learning_rate", "ensemble_size")
     if tc.batch_size % tc.grad_accum_steps:
         raise ConfigError(
             f"config.train.grad_accum_steps={tc.grad_accum_steps} must divide "
@@ -34,6 +34,9 @@ def check_config(config) -> None:
         raise ConfigError(
             f"config.train.select_metric: {tc.select_metric!r} is not ua, wa or macro_f1"
         )
+    if tc.ensemble_size > 1 and config.model.name == "classical":
+        raise ConfigError("config.train.ensemble_size: the classical (scikit-learn) models train "
+                          "one estimator per run; use cross_validate --seeds and --ensemble")
     from jax_ser.frontend import augment_checks
 
     augment_checks.check_progressive_resizing(config)

@@ -9,6 +9,7 @@ split over an `fsdp` axis).
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import sys
@@ -96,13 +97,15 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
         return run.probs(state, waves[name], speakers=speaker_keys[name])
 
     state = run.init()
-    num_params = int(sum(x.size for x in jax.tree.leaves(state.params)))
+    num_params = int(sum(x.size for x in jax.tree.leaves(state.params))) // tc.ensemble_size
     log.info(
-        "model %s (init %s%s): %s parameters; %d steps per epoch of %d",
+        "model %s (init %s%s): %s parameters%s; %d steps per epoch of %d",
         config.model.name,
         config.model.init,
         f" from {config.model.checkpoint}" if config.model.init == "pretrained" else "",
         f"{num_params:,}",
+        f" x {tc.ensemble_size} members, seeds {run.seeds[0]}-{run.seeds[-1]}"
+        if tc.ensemble_size > 1 else "",
         steps_per_epoch,
         micro_batch,
     )
@@ -169,10 +172,13 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
         "history": meta["history"],
     }
     model_info = {"name": config.model.name, "init": config.model.init, "num_params": num_params}
+    if tc.ensemble_size > 1:
+        model_info.update(ensemble_size=tc.ensemble_size, seeds=run.seeds)
+        probs_of = _member_reports(run, state, parts, targets, waves, speaker_keys, results)
+    else:
+        probs_of = functools.partial(probs_of, state)
     results = report.evaluate_and_write(
-        config, workdir, split, parts, targets, decoded,
-        lambda name: probs_of(state, name),
-        results, model_info, t_start,
+        config, workdir, split, parts, targets, decoded, probs_of, results, model_info, t_start,
     )
     ckpts.close()
     return results
@@ -187,6 +193,25 @@ def train_or_read(config, run_dir: Path, train_fn=None) -> tuple[dict, bool]:
         workdir_lib.save_or_check_config(config, Path(run_dir))
         return json.loads(finished.read_text()), True
     return (train_fn or train_and_evaluate)(config, run_dir), False
+
+
+def _member_reports(run, state, parts, targets, waves, speaker_keys, results: dict):
+    """An ensemble's members scored one by one on the validation and test parts, in
+    results["members"] (seed, UA, WA, macro-F1); returns probs_of(part): the members' mean."""
+    probs = {name: [run.runner.probs(m, waves[name], speakers=speaker_keys[name])
+                    for m in run.members(state)]
+             for name in ("val", "test") if parts[name]}
+    results["members"] = []
+    for k, seed in enumerate(run.seeds):
+        row = {"seed": seed}
+        for name, member_probs in probs.items():
+            scores = metrics.classification_report(targets[name], member_probs[k],
+                                                   run.class_names)
+            row[name] = {key: scores[key] for key in ("ua", "wa", "macro_f1")}
+        results["members"].append(row)
+        log.info("member %d (seed %d): %s", k, seed, ", ".join(
+            f"{name} UA {row[name]['ua']:.3f}" for name in probs))
+    return lambda name: np.mean(probs[name], axis=0)
 
 
 def _train_epoch(run, state, meta: dict, waves, targets,
@@ -224,8 +249,9 @@ def _train_epoch(run, state, meta: dict, waves, targets,
         balanced=tc.class_balanced_sampling,
         speakers=speakers,
         speaker_stats=speaker_stats,
+        members=run.ensemble_size,
     ):
-        state, m = run.train_step(state, {k: run.to_global(v) for k, v in batch.items()}, resize)
+        state, m = run.train_step(state, {k: run.to_batch(v) for k, v in batch.items()}, resize)
         m = jax.device_get(m)
         meta["nan_streak"] = 0 if m["finite"] else meta["nan_streak"] + 1
         if meta["nan_streak"] >= tc.max_nan_steps:

@@ -21,15 +21,41 @@ class TrainState(train_state.TrainState):
     model_state: Any  # non-parameter collections, e.g. batch_stats
 
 
-def init_state(config, model, tx, input_shape: tuple[int, ...], feature_config: dict) -> TrainState:
-    """Fresh weights of `model` for inputs of `input_shape`, with optimizer `tx`."""
+def init_state(config, model, tx, input_shape: tuple[int, ...], feature_config: dict,
+               seed: int | None = None) -> TrainState:
+    """Fresh weights of `model` for inputs of `input_shape`, with optimizer `tx`, drawn from
+    `seed` (default config.seed)."""
     identity = jnp.stack([jnp.zeros(features.num_features(feature_config)),
                           jnp.ones(features.num_features(feature_config))])[None]
     feats = frontend.compute(jnp.zeros((1, *input_shape), jnp.float32), feature_config, identity)
-    key = jax.random.PRNGKey(config.seed)
+    key = jax.random.PRNGKey(config.seed if seed is None else seed)
     variables = dict(model.init({"params": key, "dropout": key}, feats, train=False))
     params = variables.pop("params")
     return TrainState.create(apply_fn=model.apply, params=params, tx=tx, model_state=variables)
+
+
+# An ensemble's state (train.ensemble_size) stacks its members' arrays on a leading axis; the step
+# count stays one scalar, as all members take every step together.
+STACKED = ("params", "opt_state", "model_state")
+
+
+def stack(states: list[TrainState]) -> TrainState:
+    """One ensemble state from its members' states."""
+    return states[0].replace(**{f: jax.tree.map(lambda *xs: jnp.stack(xs),
+                                                *[getattr(s, f) for s in states])
+                                for f in STACKED})
+
+
+def member(state: TrainState, k: int) -> TrainState:
+    """Member `k` of an ensemble state, as a single run's state."""
+    return state.replace(**{f: jax.tree.map(lambda x: x[k], getattr(state, f)) for f in STACKED})
+
+
+def ensemble_sharding(mesh, abstract_state, fsdp: int):
+    """`state_sharding` of an ensemble state: each member's arrays as a single run's, the
+    members' axis whole on every device."""
+    spec = lambda x: P(None, *fsdp_spec(x.shape[1:], fsdp)) if x.shape else P()
+    return jax.tree.map(lambda x: NamedSharding(mesh, spec(x)), abstract_state)
 
 
 # FSDP leaves smaller arrays whole: gathering them would cost more than storing them saves.

@@ -6,10 +6,13 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.sharding import NamedSharding
+from jax.sharding import PartitionSpec as P
 
 from jax_ser import models
 from jax_ser.evaluate.runner import Runner
 from jax_ser.train import optim, steps
+from jax_ser.train import state as state_lib
 
 
 class Trainer:
@@ -36,16 +39,49 @@ class Trainer:
         self.schedule = lambda step: schedules[0](step // accum)
         if class_weights is None:
             class_weights = np.ones(len(run.class_names), np.float32)
+        step = steps.make_train_step(config, run.model, jnp.asarray(class_weights),
+                                     run.feature_config)
+        self.ensemble_size = k = config.train.ensemble_size
+        self.seeds = [config.seed + i for i in range(k)]
+        self.train_state_sharding, self.batch_sharding = run.state_sharding, run.data_sharding
+        if k > 1:  # members stacked on a leading axis, their batches [K, b, ...]
+            step = steps.ensemble_step(step, self.seeds)
+            abstract = jax.eval_shape(lambda: state_lib.stack([run.init(False)] * k))
+            self.train_state_sharding = state_lib.ensemble_sharding(run.mesh, abstract,
+                                                                    config.train.fsdp)
+            self.batch_sharding = NamedSharding(run.mesh, P(None, ("data", "fsdp")))
         # train_step(state, batch, resize=None): one compilation per progressive resizing stage
         self.train_step = jax.jit(
-            steps.make_train_step(config, run.model, jnp.asarray(class_weights),
-                                  run.feature_config),
-            in_shardings=(run.state_sharding, run.data_sharding),
-            out_shardings=(run.state_sharding, run.replicated),
+            step,
+            in_shardings=(self.train_state_sharding, self.batch_sharding),
+            out_shardings=(self.train_state_sharding, run.replicated),
             static_argnums=2,
             donate_argnums=0,
         )
 
+    def init(self) -> state_lib.TrainState:
+        """The train state: a single run's, or the ensemble's members stacked."""
+        if self.ensemble_size == 1:
+            return self.runner.init()
+        return jax.device_put(state_lib.stack([self.runner.init(seed=s) for s in self.seeds]),
+                              self.train_state_sharding)
+
+    def members(self, state) -> list:
+        """Each member's state, as a single run's (the Runner labels with it)."""
+        if self.ensemble_size == 1:
+            return [state]
+        return [jax.device_put(state_lib.member(state, k), self.runner.state_sharding)
+                for k in range(self.ensemble_size)]
+
+    def probs(self, state, waves, speakers=None, num_crops=None) -> np.ndarray:
+        """The members' mean class probabilities (Runner.probs)."""
+        return np.mean([self.runner.probs(m, waves, speakers, num_crops)
+                        for m in self.members(state)], axis=0)
+
+    def to_batch(self, local: np.ndarray) -> jax.Array:
+        """This process's part of a training batch as the global array the step takes."""
+        return jax.make_array_from_process_local_data(self.batch_sharding, local)
+
     def __getattr__(self, name):
-        """Everything else is the Runner's: init, probs, adapt, shardings..."""
+        """Everything else is the Runner's: adapt, shardings, class names..."""
         return getattr(self.runner, name)

@@ -1,0 +1,22 @@
+"""configs/ravdess_best.py as a 4-model seed ensemble trained in one command per fold.
+
+  python -m jax_ser.cross_validate --config configs/ravdess_best_ensemble.py \
+      --workdir runs/ravdess_best_ensemble \
+      --config.data.corpus=ravdess --config.data.root=/path/to/RAVDESS [--folds=0] [--seeds=0,4]
+
+train.ensemble_size=4: members seeds seed..seed+3 train together in one process and one compiled
+step (jax_ser/train/steps.py: vmapped on a GPU, one after another on a CPU), each as the single
+run with its seed would; the test probabilities are their mean, adapted to each speaker member by
+member. --seeds=0,4 gives two disjoint ensembles (seeds 0-3 and 4-7). metrics.json reports each
+member beside the ensemble.
+"""
+
+from pathlib import Path
+
+from jax_ser.config import load_module
+
+
+def get_config():
+    config = load_module(Path(__file__).parent / "ravdess_best.py").get_config()
+    config.train.ensemble_size = 4
+    return config

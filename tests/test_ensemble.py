@@ -1,0 +1,129 @@
+"""train.ensemble_size: K members in one vmapped step, each training as the single run with its
+seed would, saved, evaluated, predicted and exported as an ensemble."""
+
+import json
+
+import jax
+import numpy as np
+import pytest
+
+import jax_ser
+from jax_ser.config import base_config
+from jax_ser.data import batches, load
+from jax_ser.data import labels as labels_lib
+from jax_ser.errors import ConfigError
+from jax_ser.evaluate import trained
+from jax_ser.train import loop, trainer
+from jax_ser.train import state as state_lib
+from tests.e2e import tiny
+
+
+def augmented(config, **keys):
+    """A small CNN with BatchNorm and dropout, trained with gain, SpecAugment and mixup: every
+    source of per-member randomness."""
+    config.model = base_config(model=dict(name="cnn", channels=(8, 16), dropout=0.3)).model
+    config.augment.gain_db = 6.0
+    config.augment.spec_time_masks, config.augment.spec_time_mask_width = 2, 8
+    config.augment.spec_freq_masks, config.augment.spec_freq_mask_width = 2, 4
+    config.augment.mixup_alpha = 0.2
+    for key, value in keys.items():
+        section, field = key.split(".")
+        config[section][field] = value
+    return config
+
+
+def test_each_member_trains_as_the_single_run_with_its_seed(tiny_corpus):
+    config = augmented(tiny(tiny_corpus), **{"train.ensemble_size": 3})
+    config.seed = 3
+    split, parts, decoded = load.load_data(config)
+    waves = decoded.of(parts["train"])
+    classes = labels_lib.task_classes(config.data.task)
+    labels = np.array([classes.index(u.label) for u in parts["train"]], np.int32)
+    ensemble = trainer.Trainer(config, steps_per_epoch=4)
+
+    def stream(seed, members=1):
+        return batches.train_batches(waves, labels, global_batch=16,
+                                     clip_samples=ensemble.clip_samples, seed=seed, epoch=1,
+                                     members=members)
+
+    state = ensemble.init()
+    assert {x.shape[0] for x in jax.tree.leaves(state.params)} == {3} and state.step.shape == ()
+    steps = 3
+    stacked = [b for _, b in zip(range(steps), stream(3, members=3))]
+    assert stacked[0]["wave"].shape == (3, 16, ensemble.clip_samples)
+    losses = []
+    for batch in stacked:
+        state, m = ensemble.train_step(state, {k: ensemble.to_batch(v) for k, v in batch.items()})
+        losses.append(float(m["loss"]))
+    members = [jax.device_get(s.params) for s in ensemble.members(state)]
+    single_losses = []
+    for k in range(3):
+        single = config.copy_and_resolve_references()
+        single.seed, single.train.ensemble_size = 3 + k, 1
+        run = trainer.Trainer(single, steps_per_epoch=4)
+        alone = run.init()
+        for i, batch in enumerate(stream(3 + k)):
+            if i == steps:
+                break
+            for key in batch:  # member k's batches are the single run's
+                np.testing.assert_array_equal(batch[key], stacked[i][key][k])
+            alone, m = run.train_step(alone, {k: run.to_global(v) for k, v in batch.items()})
+            single_losses.append(float(m["loss"]))
+        jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, atol=1e-5, rtol=1e-5),
+                     members[k], jax.device_get(alone.params))
+    # the ensemble's logged loss is the members' mean, step by step
+    np.testing.assert_allclose(losses, np.reshape(single_losses, (3, steps)).mean(0), rtol=1e-5)
+    # the members differ: their seeds drew different weights and batches
+    assert not np.allclose(members[0]["classifier"]["kernel"], members[1]["classifier"]["kernel"])
+
+
+def test_an_ensemble_run_reports_its_members_and_loads_as_an_ensemble(tiny_corpus, tmp_path):
+    config = tiny(tiny_corpus, **{"train.ensemble_size": 2, "train.num_epochs": 3,
+                                  "train.progress_bar": False})
+    config.eval.temperature_scaling = False
+    results = loop.train_and_evaluate(config, tmp_path)
+    assert results["model"]["ensemble_size"] == 2 and results["model"]["seeds"] == [0, 1]
+    assert [m["seed"] for m in results["members"]] == [0, 1]
+    assert all(0 <= m["test"]["ua"] <= 1 and "val" in m for m in results["members"])
+    assert json.loads((tmp_path / "metrics.json").read_text())["members"] == results["members"]
+
+    model = jax_ser.load(tmp_path)
+    assert len(model.members) == 2 and [m.member for m in model.members] == [0, 1]
+    lines = [json.loads(x) for x in (tmp_path / "predictions_test.jsonl").read_text().splitlines()]
+    _, parts, decoded = load.load_data(config)
+    ensemble = model.probs(decoded.of(parts["test"]))
+    expected = np.array([[line["probs"][c] for c in model.labels] for line in lines])
+    np.testing.assert_allclose(ensemble, expected, atol=1e-5)  # the run's test predictions
+    members = [m.probs(decoded.of(parts["test"])) for m in model.members]
+    assert not np.allclose(members[0], members[1])
+    for member, row in zip(members, results["members"]):  # each member's reported UA
+        from jax_ser.evaluate import metrics
+
+        targets = [model.labels.index(u.label) for u in parts["test"]]
+        report = metrics.classification_report(np.array(targets), member, model.labels)
+        assert report["ua"] == pytest.approx(row["test"]["ua"], abs=1e-6)
+    with pytest.raises(ValueError, match="2 trained member"):
+        trained.Trained(tmp_path)
+
+
+def test_state_helpers_stack_and_slice_members():
+    from tests import tiny_config
+
+    run = trainer.Trainer(tiny_config.get_config())
+    states = [run.runner.init(seed=s) for s in (0, 1)]
+    stacked = state_lib.stack(states)
+    for k in range(2):
+        jax.tree.map(np.testing.assert_array_equal, jax.device_get(state_lib.member(stacked, k)),
+                     jax.device_get(states[k]))
+
+
+def test_classical_models_refuse_an_ensemble_size():
+    from jax_ser.train import check_config
+
+    config = base_config(model=dict(name="classical"))
+    config.train.ensemble_size = 2
+    with pytest.raises(ConfigError, match="ensemble_size"):
+        check_config(config)
+    config.train.ensemble_size = 0
+    with pytest.raises(ConfigError, match="ensemble_size must be positive"):
+        check_config(config)
