@@ -41,25 +41,19 @@ def ensemble_step(config, size: int, waves: np.ndarray, targets: np.ndarray):
     return step
 
 
-def main():
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--config", default="configs/ravdess_best.py")
-    p.add_argument("--sizes", default="1,2,4,8")
-    p.add_argument("--epoch_clips", type=int, default=840)
-    p.add_argument("--repeats", type=int, default=5)
-    args = p.parse_args()
-    config = common.load_config(args.config)
-    sizes = [int(k) for k in args.sizes.split(",")]
+def benchmark(config, sizes=(1, 2, 4, 8), epoch_clips: int = 840, repeats: int = 5,
+              name: str = "") -> dict[int, float]:
+    """Seconds per epoch of each ensemble size, timed in turns; prints the table and verdict."""
     batch = config.train.batch_size
     samples = round(config.data.clip_seconds * config.data.sample_rate)
-    waves = np.stack([common.speech(config.data.clip_seconds, seed=i) for i in range(batch)])
-    waves = waves[:, :samples].astype(np.float32)
+    waves = np.stack([common.speech(config.data.clip_seconds, seed=i)[:samples]
+                      for i in range(batch)])
     targets = np.arange(batch, dtype=np.int32) % 8
-    steps = {k: ensemble_step(config, k, waves, targets) for k in sizes}
-    seconds = common.compare(steps, args.repeats)
-    per_epoch = args.epoch_clips // batch
-    print(f"{jax.devices()[0].device_kind}, {args.config}, batch {batch}, "
-          f"{per_epoch} steps per epoch of {args.epoch_clips} clips")
+    seconds = common.compare({k: ensemble_step(config, k, waves, targets) for k in sizes},
+                             repeats)
+    per_epoch = max(1, epoch_clips // batch)
+    print(f"{jax.devices()[0].device_kind}, {name}, batch {batch}, "
+          f"{per_epoch} steps per epoch of {epoch_clips} clips")
     print(f"{'members':>8} {'s/step':>8} {'s/epoch':>8} {'member-clips/s':>15} {'x K=1':>6}")
     for k in sizes:
         print(f"{k:>8} {seconds[k]:8.3f} {seconds[k] * per_epoch:8.1f} "
@@ -67,6 +61,18 @@ def main():
     largest = max(sizes)
     print(f"ensemble K={largest}: ratio time/epoch K={largest} / K={sizes[0]}: "
           f"{seconds[largest] / seconds[sizes[0]]:.2f}x")
+    return {k: seconds[k] * per_epoch for k in sizes}
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--config", default="configs/ravdess_best.py")
+    p.add_argument("--sizes", default="1,2,4,8")
+    p.add_argument("--epoch_clips", type=int, default=840)
+    p.add_argument("--repeats", type=int, default=5)
+    args = p.parse_args()
+    benchmark(common.load_config(args.config), [int(k) for k in args.sizes.split(",")],
+              args.epoch_clips, args.repeats, args.config)
 
 
 if __name__ == "__main__":

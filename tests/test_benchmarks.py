@@ -13,6 +13,7 @@ import torch
 from benchmarks import (
     common,
     cpu_layers_speed,
+    ensemble_speed,
     features_speed,
     input_pipeline_speed,
     predict_speed,
@@ -57,6 +58,13 @@ def test_cpu_layers_speed(capsys):
     figures = cpu_layers_speed.benchmark(batch=2, seconds=0.5, steps=1, models=("cnn",))
     assert_positive(figures["cnn"])
     assert "cnn: ratio jax_ser/flax_ops: " in capsys.readouterr().out
+
+
+def test_ensemble_speed(capsys):
+    epochs = ensemble_speed.benchmark(tiny_mlp_config(), sizes=(1, 2), epoch_clips=8, repeats=1)
+    assert set(epochs) == {1, 2}
+    assert_positive(epochs)
+    assert "ensemble K=2: ratio time/epoch K=2 / K=1: " in capsys.readouterr().out
 
 
 def test_train_step_speed(capsys):

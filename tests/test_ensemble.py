@@ -12,7 +12,7 @@ from jax_ser.config import base_config
 from jax_ser.data import batches, load
 from jax_ser.data import labels as labels_lib
 from jax_ser.errors import ConfigError
-from jax_ser.evaluate import trained
+from jax_ser.evaluate import metrics, reevaluation, trained
 from jax_ser.train import loop, trainer
 from jax_ser.train import state as state_lib
 from tests.e2e import tiny
@@ -33,29 +33,34 @@ def augmented(config, **keys):
 
 
 def test_each_member_trains_as_the_single_run_with_its_seed(tiny_corpus):
+    """Both lowerings of the members (vmapped, as on a GPU; unrolled, as on a CPU)."""
     config = augmented(tiny(tiny_corpus), **{"train.ensemble_size": 3})
     config.seed = 3
     split, parts, decoded = load.load_data(config)
     waves = decoded.of(parts["train"])
     classes = labels_lib.task_classes(config.data.task)
     labels = np.array([classes.index(u.label) for u in parts["train"]], np.int32)
-    ensemble = trainer.Trainer(config, steps_per_epoch=4)
+    clip = trainer.Trainer(config).clip_samples
+    steps = 3
 
     def stream(seed, members=1):
-        return batches.train_batches(waves, labels, global_batch=16,
-                                     clip_samples=ensemble.clip_samples, seed=seed, epoch=1,
-                                     members=members)
+        return batches.train_batches(waves, labels, global_batch=16, clip_samples=clip,
+                                     seed=seed, epoch=1, members=members)
 
-    state = ensemble.init()
-    assert {x.shape[0] for x in jax.tree.leaves(state.params)} == {3} and state.step.shape == ()
-    steps = 3
     stacked = [b for _, b in zip(range(steps), stream(3, members=3))]
-    assert stacked[0]["wave"].shape == (3, 16, ensemble.clip_samples)
-    losses = []
-    for batch in stacked:
-        state, m = ensemble.train_step(state, {k: ensemble.to_batch(v) for k, v in batch.items()})
-        losses.append(float(m["loss"]))
-    members = [jax.device_get(s.params) for s in ensemble.members(state)]
+    assert stacked[0]["wave"].shape == (3, 16, clip)
+    losses, members = {}, {}
+    for vectorize in (False, True):
+        ensemble = trainer.Trainer(config, steps_per_epoch=4, vectorize=vectorize)
+        state = ensemble.init()
+        assert {x.shape[0] for x in jax.tree.leaves(state.params)} == {3}
+        assert state.step.shape == ()
+        losses[vectorize] = []
+        for batch in stacked:
+            state, m = ensemble.train_step(state, {k: ensemble.to_batch(v)
+                                                   for k, v in batch.items()})
+            losses[vectorize].append(float(m["loss"]))
+        members[vectorize] = [jax.device_get(s.params) for s in ensemble.members(state)]
     single_losses = []
     for k in range(3):
         single = config.copy_and_resolve_references()
@@ -69,12 +74,15 @@ def test_each_member_trains_as_the_single_run_with_its_seed(tiny_corpus):
                 np.testing.assert_array_equal(batch[key], stacked[i][key][k])
             alone, m = run.train_step(alone, {k: run.to_global(v) for k, v in batch.items()})
             single_losses.append(float(m["loss"]))
-        jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, atol=1e-5, rtol=1e-5),
-                     members[k], jax.device_get(alone.params))
-    # the ensemble's logged loss is the members' mean, step by step
-    np.testing.assert_allclose(losses, np.reshape(single_losses, (3, steps)).mean(0), rtol=1e-5)
+        for vectorize in (False, True):
+            jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, atol=1e-5, rtol=1e-5),
+                         members[vectorize][k], jax.device_get(alone.params))
+    for vectorize in (False, True):  # the logged loss is the members' mean, step by step
+        np.testing.assert_allclose(losses[vectorize],
+                                   np.reshape(single_losses, (3, steps)).mean(0), rtol=1e-5)
     # the members differ: their seeds drew different weights and batches
-    assert not np.allclose(members[0]["classifier"]["kernel"], members[1]["classifier"]["kernel"])
+    first, second = members[False][0], members[False][1]
+    assert not np.allclose(first["classifier"]["kernel"], second["classifier"]["kernel"])
 
 
 def test_an_ensemble_run_reports_its_members_and_loads_as_an_ensemble(tiny_corpus, tmp_path):
@@ -97,13 +105,17 @@ def test_an_ensemble_run_reports_its_members_and_loads_as_an_ensemble(tiny_corpu
     members = [m.probs(decoded.of(parts["test"])) for m in model.members]
     assert not np.allclose(members[0], members[1])
     for member, row in zip(members, results["members"]):  # each member's reported UA
-        from jax_ser.evaluate import metrics
-
         targets = [model.labels.index(u.label) for u in parts["test"]]
         report = metrics.classification_report(np.array(targets), member, model.labels)
         assert report["ua"] == pytest.approx(row["test"]["ua"], abs=1e-6)
     with pytest.raises(ValueError, match="2 trained member"):
         trained.Trained(tmp_path)
+    # re-evaluation labels with every member: unchanged, it scores as training did
+    scores, rescored = reevaluation.rescore(tmp_path, {})
+    assert scores["ua"] == pytest.approx(results["test"]["ua"], abs=1e-6)
+    for line in lines:
+        np.testing.assert_allclose(list(rescored[line["path"]]["probs"].values()),
+                                   list(line["probs"].values()), atol=1e-5)
 
 
 def test_state_helpers_stack_and_slice_members():

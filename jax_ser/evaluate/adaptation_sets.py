@@ -29,7 +29,8 @@ SETS = {
 
 def set_scores(run_dir: Path, seed: int = 0) -> dict[str, float]:
     """{set: test UA} of one run, each test speaker adapted to that set of their recordings."""
-    model = trained.Trained(run_dir)
+    members = trained.members(run_dir)  # one, or an ensemble's (train.ensemble_size)
+    model = members[0]
     if not model.needs_speaker:
         raise ValueError(f"{run_dir} does not adapt to the speaker (features.normalize="
                          f"{model.config.features.normalize}, adapt.bn_statistics="
@@ -50,8 +51,9 @@ def set_scores(run_dir: Path, seed: int = 0) -> dict[str, float]:
             chosen = pick([test[i].label for i in own], rng)
             if not len(chosen):
                 raise ValueError(f"{run_dir}: speaker {speaker} has no recording in set {name}")
-            adapted = run.adapt(model.state, [waves[i] for i in chosen])
-            probs[own] = run.labelled(adapted, waves)
+            probs[own] = np.mean([
+                run.labelled(run.adapt(m.state, [waves[i] for i in chosen]), waves)
+                for m in members], axis=0)
         scores[name] = metrics.classification_report(truth, probs, run.class_names)["ua"]
         log.info("%s, statistics from %s: UA %.3f", run_dir.name, name, scores[name])
     return scores

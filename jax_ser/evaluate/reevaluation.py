@@ -44,19 +44,20 @@ def parse_changes(items: list[str]) -> dict:
 def rescore(run_dir: Path, changes: dict) -> tuple[dict[str, float], dict[str, dict]]:
     """One run's test part labelled under its config with `changes`: {ua, wa, macro_f1} and
     {path: line} as in predictions_test.jsonl."""
-    model = trained.Trained(run_dir)
-    config = model.config
+    members = trained.members(run_dir)  # one, or an ensemble's (train.ensemble_size)
+    config = members[0].config
     for key, value in changes.items():
         section, field = key.split(".")
         config[section][field] = value
     config_lib.validate(config)
     run = Runner(config)
-    state = run.init(load_pretrained=False).replace(params=model.state.params,
-                                                    model_state=model.state.model_state)
+    fresh = run.init(load_pretrained=False)
     _, parts, decoded = load.load_data(config)
     test = parts["test"]
-    probs = run.probs(state, decoded.of(test),
-                      speakers=[u.speaker_key for u in test])
+    probs = np.mean([run.probs(fresh.replace(params=m.state.params,
+                                             model_state=m.state.model_state),
+                               decoded.of(test), speakers=[u.speaker_key for u in test])
+                     for m in members], axis=0)
     index = {c: i for i, c in enumerate(run.class_names)}
     scores = metrics.classification_report(np.array([index[u.label] for u in test]), probs,
                                            run.class_names)

@@ -127,7 +127,7 @@ def cross_corpus(config, workdir, train_items, test_names, roots=(), classes=())
                 if test in train_set:
                     cell = _held_out_cell(run_dir, test, kept, results)
                 else:
-                    model = model or trained.Trained(run_dir)
+                    model = model or trained.members(run_dir)
                     cell = _other_corpus_cell(model, c, test, roots, task, kept)
                 cell = {"train": name, "test": test, "classes": list(kept), **cell}
                 path.write_text(json.dumps(cell, indent=2))
@@ -153,8 +153,9 @@ def _held_out_cell(run_dir: Path, corpus: str, classes, results: dict) -> dict:
     return {"protocol": IN_CORPUS, **_scores(report), "speakers": speakers, "report": report}
 
 
-def _other_corpus_cell(model, config, corpus: str, roots, task: str, classes) -> dict:
-    """Every utterance of a corpus the run did not train on, through its best checkpoint."""
+def _other_corpus_cell(members, config, corpus: str, roots, task: str, classes) -> dict:
+    """Every utterance of a corpus the run did not train on, through its best checkpoint (the
+    mean of its `members`' probabilities: one, or an ensemble's)."""
     other = ml_collections.ConfigDict(config.to_dict())  # the run's data settings, this corpus
     other.data.update(corpus=corpus, root=roots.get(corpus) or "", task=task, eval_corpus="")
     utterances = load.read_utterances(other)
@@ -163,7 +164,8 @@ def _other_corpus_cell(model, config, corpus: str, roots, task: str, classes) ->
     if not utterances:
         raise errors.DataError(f"no readable utterance of {corpus} in classes {classes}")
     waves = decoded.of(utterances)
-    probs = model.runner.probs(model.state, waves, speakers=[u.speaker_key for u in utterances])
+    speakers = [u.speaker_key for u in utterances]
+    probs = np.mean([m.runner.probs(m.state, waves, speakers=speakers) for m in members], axis=0)
     index = {c: i for i, c in enumerate(classes)}
     report = metrics.classification_report(
         np.array([index[u.label] for u in utterances]), probs, classes

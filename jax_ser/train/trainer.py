@@ -17,9 +17,11 @@ from jax_ser.train import state as state_lib
 
 class Trainer:
     """`steps_per_epoch` counts train steps, K per optimizer update with gradient accumulation
-    (train.grad_accum_steps); `class_weights` weigh the loss of each class (default: 1)."""
+    (train.grad_accum_steps); `class_weights` weigh the loss of each class (default: 1);
+    `vectorize`: whether an ensemble's members are vmapped (steps.ensemble_step)."""
 
-    def __init__(self, config, *, steps_per_epoch: int = 1, class_weights=None):
+    def __init__(self, config, *, steps_per_epoch: int = 1, class_weights=None,
+                 vectorize: bool | None = None):
         self.config = config
         self.steps_per_epoch = steps_per_epoch
         accum = config.train.grad_accum_steps
@@ -45,7 +47,7 @@ class Trainer:
         self.seeds = [config.seed + i for i in range(k)]
         self.train_state_sharding, self.batch_sharding = run.state_sharding, run.data_sharding
         if k > 1:  # members stacked on a leading axis, their batches [K, b, ...]
-            step = steps.ensemble_step(step, self.seeds)
+            step = steps.ensemble_step(step, self.seeds, vectorize)
             abstract = jax.eval_shape(lambda: state_lib.stack([run.init(False)] * k))
             self.train_state_sharding = state_lib.ensemble_sharding(run.mesh, abstract,
                                                                     config.train.fsdp)
