@@ -97,7 +97,6 @@ def train_fold(config, parts: dict, decoded, *, fold: int, seed: int) -> dict:
     index = {c: i for i, c in enumerate(class_names)}
     waves = {k: decoded.of(v) for k, v in parts.items()}
     targets = {k: np.array([index[u.label] for u in v], np.int64) for k, v in parts.items()}
-    clip = int(round(data.clip_seconds * data.sample_rate))
     rng = np.random.default_rng((fold, seed))  # crops, order, masks, mixup
     torch.manual_seed(int(rng.integers(2**31)))  # initialisation, dropout
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -110,16 +109,8 @@ def train_fold(config, parts: dict, decoded, *, fold: int, seed: int) -> dict:
     best_ua, best_epoch, best_weights, history = -1.0, tc.num_epochs, None, []
     for epoch in range(1, tc.num_epochs + 1):
         t_epoch = time.time()
-        model.train()
-        order = batches.epoch_order(len(waves["train"]), tc.batch_size,
-                                           int(rng.integers(2**31)), epoch)
-        losses = []
-        for batch in order:
-            wave = np.stack([audio.crop_or_pad(waves["train"][i], clip, audio.random_offset(
-                len(waves["train"][i]), clip, rng)) for i in batch]).astype(np.float32)
-            losses.append(_train_step(config, model, optimizer, wave, targets["train"][batch],
-                                      rng, device))
-            schedule.step()
+        losses = train_epoch(config, model, optimizer, schedule, waves["train"],
+                             targets["train"], rng, device, epoch)
         record = {"epoch": epoch, "train_loss": float(np.mean(losses))}
         improved = False
         if parts["val"]:
@@ -155,6 +146,22 @@ def train_fold(config, parts: dict, decoded, *, fold: int, seed: int) -> dict:
                         "threads": torch.get_num_threads()}
     results["train_time_s"] = round(time.time() - t_start, 1)
     return results
+
+
+def train_epoch(config, model, optimizer, schedule, waves, targets, rng, device,
+                epoch: int) -> list[float]:
+    """One epoch of training batches (random crops, drawn from `rng`); returns their losses."""
+    clip = int(round(config.data.clip_seconds * config.data.sample_rate))
+    model.train()
+    order = batches.epoch_order(len(waves), config.train.batch_size, int(rng.integers(2**31)),
+                                epoch)
+    losses = []
+    for batch in order:
+        wave = np.stack([audio.crop_or_pad(waves[i], clip, audio.random_offset(
+            len(waves[i]), clip, rng)) for i in batch]).astype(np.float32)
+        losses.append(_train_step(config, model, optimizer, wave, targets[batch], rng, device))
+        schedule.step()
+    return losses
 
 
 def _epoch_line(record: dict, num_epochs: int, improved: bool) -> str:

@@ -17,6 +17,7 @@ from benchmarks import (
     features_speed,
     input_pipeline_speed,
     predict_speed,
+    recipe_speed,
     reference_recipe,
     torch_models,
     train_step_speed,
@@ -65,6 +66,16 @@ def test_ensemble_speed(capsys):
     assert set(epochs) == {1, 2}
     assert_positive(epochs)
     assert "ensemble K=2: ratio time/epoch K=2 / K=1: " in capsys.readouterr().out
+
+
+def test_recipe_speed_trains_both_an_epoch_in_turns(tiny_corpus, capsys):
+    config = reference_recipe.recipe_config()
+    config.model.width, config.features.n_mels, config.data.clip_seconds = 8, 32, 0.5
+    config.data.root, config.data.fold_size, config.data.val_speakers = str(tiny_corpus), 2, 1
+    rates = recipe_speed.benchmark(config, epochs=1)
+    assert set(rates) == {"jax_ser", "pytorch"}
+    assert_positive(rates)
+    assert "training epoch: ratio jax_ser/pytorch: " in capsys.readouterr().out
 
 
 def test_train_step_speed(capsys):
