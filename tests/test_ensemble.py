@@ -94,6 +94,9 @@ def test_an_ensemble_run_reports_its_members_and_loads_as_an_ensemble(tiny_corpu
     assert [m["seed"] for m in results["members"]] == [0, 1]
     assert all(0 <= m["test"]["ua"] <= 1 and "val" in m for m in results["members"])
     assert json.loads((tmp_path / "metrics.json").read_text())["members"] == results["members"]
+    # the stacked train state restores from `latest`: run again, it resumes at the end
+    again = loop.train_and_evaluate(config, tmp_path)
+    assert again["members"] == results["members"] and again["test"] == results["test"]
 
     model = jax_ser.load(tmp_path)
     assert len(model.members) == 2 and [m.member for m in model.members] == [0, 1]
