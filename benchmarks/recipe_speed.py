@@ -6,10 +6,11 @@
 
 Both train on the training speakers of fold 0 (840 RAVDESS clips) with the config's model and
 recipe (ravdess_augmented: half-width ResNet18 on 128-band log-mel of 3 s random crops computed
-in the step, SpecAugment, mixup, label smoothing, gradient clipping, AdamW, batch 32). jax_ser's epoch is what its training loop runs (batches.train_batches'
-tf.data crops feeding Trainer.train_step, with weight EMA); PyTorch's is
-reference_recipe.train_epoch (crops in the loop, eager step). Neither validates. The first epoch
-of each (compilation, warm-up) is not timed; the figures are medians over the timed epochs.
+in the step, SpecAugment, mixup, label smoothing, gradient clipping, AdamW, batch 32). jax_ser's
+epoch is what its training loop runs (batches.train_batches' tf.data crops feeding
+Trainer.train_step, with weight EMA); PyTorch's is reference_recipe.train_epoch (crops in the
+loop, eager step). Neither validates. The first epoch of each (compilation, warm-up) is not
+timed; the figures are medians over the timed epochs.
 Without --root the built-in synthetic corpus (480 clips, written to a temporary folder) is used.
 """
 

@@ -78,8 +78,8 @@ def base_config(model: dict) -> ml_collections.ConfigDict:
     # split over all devices. 1 = plain data parallelism, the whole state on every device.
     c.train.fsdp = 1
     # Seed ensembles in one process: K > 1 trains K members, seeds seed..seed+K-1, with their
-    # parameters, optimizer and BatchNorm states stacked on a leading axis and one vmapped step;
-    # each member draws its own batch order, crops, augmentation and dropout from its seed, so it
+    # parameters, optimizer and BatchNorm states stacked on a leading axis and one compiled step
+    # (vmapped on accelerators, the members in turn on CPU: jax_ser/train/steps.py); each member draws its own batch order, crops, augmentation and dropout from its seed, so it
     # trains as the single run with that seed would. The run's split, validation and best epoch
     # are the ensemble's (the mean of its members' probabilities); metrics.json reports each
     # member too.

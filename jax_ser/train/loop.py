@@ -174,11 +174,12 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     model_info = {"name": config.model.name, "init": config.model.init, "num_params": num_params}
     if tc.ensemble_size > 1:
         model_info.update(ensemble_size=tc.ensemble_size, seeds=run.seeds)
-        probs_of = _member_reports(run, state, parts, targets, waves, speaker_keys, results)
+        final_probs = _member_reports(run, state, parts, targets, waves, speaker_keys, results)
     else:
-        probs_of = functools.partial(probs_of, state)
+        final_probs = functools.partial(probs_of, state)
     results = report.evaluate_and_write(
-        config, workdir, split, parts, targets, decoded, probs_of, results, model_info, t_start,
+        config, workdir, split, parts, targets, decoded, final_probs, results, model_info,
+        t_start,
     )
     ckpts.close()
     return results

@@ -13,12 +13,13 @@ from jax_ser.train import losses
 
 
 def make_train_step(config, model, class_weights, feature_config: dict):
-    """train_step(state, batch, resize=None, seed=config.seed) -> (state, metrics). `resize`, static, is the
-    (frames_scale, features_scale) of a train.progressive_resizing stage: the step then feeds the
-    model its feature maps resized so (augment.resize), after augmentation; None leaves them at
-    the full size, as evaluation always sees them. A batch carries "speaker_stats" where
-    features.normalize=speaker. A step whose loss or gradients are not finite changes nothing.
-    `seed` draws the step's dropout and augmentation (an ensemble member's own)."""
+    """train_step(state, batch, resize=None, seed=config.seed) -> (state, metrics). `resize`,
+    static, is the (frames_scale, features_scale) of a train.progressive_resizing stage: the step
+    then feeds the model its feature maps resized so (augment.resize), after augmentation; None
+    leaves them at the full size, as evaluation always sees them. A batch carries
+    "speaker_stats" where features.normalize=speaker. A step whose loss or gradients are not
+    finite changes nothing. `seed` draws the step's dropout and augmentation (an ensemble
+    member's own)."""
     augment_config = augment.settings(config)  # None: every augmentation off
 
     def features_of(waves, stats):
@@ -86,9 +87,9 @@ def ensemble_step(train_step, seeds, vectorize: bool | None = None):
 
     `vectorize` (default: on accelerators) vmaps the members into one wider step, which fills a
     GPU that one small model leaves idle. On CPU a vmapped convolution lowers to a grouped one
-    that XLA's CPU backend runs slowly (4 ResNet18 members took 11.7x one member's time, and 90x in a
-    lax.map loop), so there the members' steps are unrolled one after another in the same
-    compiled step."""
+    that XLA's CPU backend runs slowly (4 ResNet18 members took 11.7x one member's time, and
+    90x in a lax.map loop), so there the members' steps are unrolled one after another in the
+    same compiled step (3.0x for 4 members: benchmarks/ensemble_speed.py)."""
     seeds = jnp.asarray(seeds, jnp.int32)
     if vectorize is None:
         vectorize = jax.default_backend() != "cpu"
