@@ -88,6 +88,7 @@ def test_each_member_trains_as_the_single_run_with_its_seed(tiny_corpus):
 def test_an_ensemble_run_reports_its_members_and_loads_as_an_ensemble(tiny_corpus, tmp_path):
     config = tiny(tiny_corpus, **{"train.ensemble_size": 2, "train.num_epochs": 2,
                                   "train.progress_bar": False})
+    config.model = base_config(model=dict(name="cnn", channels=(8, 16))).model
     config.eval.temperature_scaling = False
     results = loop.train_and_evaluate(config, tmp_path)
     assert results["model"]["ensemble_size"] == 2 and results["model"]["seeds"] == [0, 1]
