@@ -334,29 +334,3 @@ def test_q2l_rejects_more_frames_than_positions():
     model = q2l.Model(C, dim=16, mlp_dim=32, max_frames=32)
     with pytest.raises(ValueError, match="50 frames exceed max_frames=32"):
         abstract_variables(model, jax.ShapeDtypeStruct((1, 50, F), jnp.float32))
-
-
-def test_bilstm_layer_is_flaxs_optimized_lstm_with_the_same_parameters():
-    """models/bilstm.LSTM computes the input's gates before the scan: the same initial weights,
-    outputs and gradients as nn.RNN(nn.OptimizedLSTMCell), so old checkpoints and numbers hold."""
-    import flax.linen as nn
-
-    class Flax(nn.Module):
-        @nn.compact
-        def __call__(self, x):
-            return nn.Bidirectional(nn.RNN(nn.OptimizedLSTMCell(16, name="forward0")),
-                                    nn.RNN(nn.OptimizedLSTMCell(16, name="backward0")))(x)
-
-    class Ours(nn.Module):
-        @nn.compact
-        def __call__(self, x):
-            return jnp.concatenate([bilstm.LSTM(16, name="forward0")(x),
-                                    bilstm.LSTM(16, reverse=True, name="backward0")(x)], -1)
-
-    x = jax.random.normal(jax.random.PRNGKey(1), (3, 50, 8))
-    reference = Flax().init(jax.random.PRNGKey(0), x)
-    jax.tree.map(np.testing.assert_array_equal, Ours().init(jax.random.PRNGKey(0), x), reference)
-    np.testing.assert_allclose(Ours().apply(reference, x), Flax().apply(reference, x), atol=1e-6)
-    loss = lambda module: lambda v: jnp.sum(module.apply(v, x) ** 2)
-    jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5),
-                 jax.grad(loss(Ours()))(reference), jax.grad(loss(Flax()))(reference))

@@ -6,52 +6,9 @@ usual regulariser for recurrent nets on small corpora.
 """
 
 import flax.linen as nn
-import jax
 import jax.numpy as jnp
-from flax.linen.recurrent import DenseParams
 
 POOLINGS = ("mean", "last")
-GATES = ("i", "f", "g", "o")
-
-
-class LSTM(nn.Module):
-    """[B, T, F] -> [B, T, hidden]: one LSTM direction over the frames (`reverse`: last to
-    first, outputs in frame order).
-
-    The same function and parameters as nn.RNN(nn.OptimizedLSTMCell(hidden)) (gate kernels
-    i{gate} of the input, h{gate} with bias of the state, same names and initialisers, so old
-    checkpoints load), computed faster: the input's share of the gates is one [B*T, F] x [F, 4H]
-    matmul before the scan, and its gradient one matmul after it, instead of T small ones; the
-    scan keeps only the state's [B, H] x [H, 4H]."""
-
-    hidden: int
-    reverse: bool = False
-
-    @nn.compact
-    def __call__(self, x):
-        def kernels(prefix, init, bias, rows):
-            made = [DenseParams(self.hidden, use_bias=bias, kernel_init=init,
-                                bias_init=nn.initializers.zeros_init(), name=f"{prefix}{g}")(rows)
-                    for g in GATES]
-            kernel = jnp.concatenate([k for k, _ in made], axis=-1)
-            return kernel, jnp.concatenate([b for _, b in made], axis=-1) if bias else None
-
-        batch = x.shape[0]
-        w_in, _ = kernels("i", nn.initializers.lecun_normal(), False, x[:, 0])
-        w_h, b_h = kernels("h", nn.initializers.orthogonal(), True,
-                           jnp.zeros((batch, self.hidden), x.dtype))
-        gates_in = jnp.einsum("btf,fg->tbg", x, w_in) + b_h  # [T, B, 4H]
-
-        def step(carry, z):
-            c, h = carry
-            i, f, g, o = jnp.split(z + h @ w_h, 4, axis=-1)
-            c = jax.nn.sigmoid(f) * c + jax.nn.sigmoid(i) * jnp.tanh(g)
-            h = jax.nn.sigmoid(o) * jnp.tanh(c)
-            return (c, h), h
-
-        zeros = jnp.zeros((batch, self.hidden), x.dtype)
-        _, out = jax.lax.scan(step, (zeros, zeros), gates_in, reverse=self.reverse)
-        return out.swapaxes(0, 1)
 
 
 class BiLSTMEncoder(nn.Module):
@@ -66,9 +23,10 @@ class BiLSTMEncoder(nn.Module):
         for i in range(self.num_layers):
             if i > 0:
                 x = nn.Dropout(self.dropout, deterministic=not train)(x)
-            x = jnp.concatenate([LSTM(self.hidden, name=f"forward{i}")(x),
-                                 LSTM(self.hidden, reverse=True, name=f"backward{i}")(x)],
-                                axis=-1)
+            x = nn.Bidirectional(
+                nn.RNN(nn.OptimizedLSTMCell(self.hidden, name=f"forward{i}")),
+                nn.RNN(nn.OptimizedLSTMCell(self.hidden, name=f"backward{i}")),
+            )(x)
         return x
 
 
