@@ -14,7 +14,6 @@ from jax_ser.data import labels as labels_lib
 from jax_ser.errors import ConfigError
 from jax_ser.evaluate import metrics, reevaluation, trained
 from jax_ser.train import loop, trainer
-from jax_ser.train import state as state_lib
 from tests.e2e import tiny
 
 
@@ -120,17 +119,6 @@ def test_an_ensemble_run_reports_its_members_and_loads_as_an_ensemble(tiny_corpu
     for line in lines:
         np.testing.assert_allclose(list(rescored[line["path"]]["probs"].values()),
                                    list(line["probs"].values()), atol=1e-5)
-
-
-def test_state_helpers_stack_and_slice_members():
-    from tests import tiny_config
-
-    run = trainer.Trainer(tiny_config.get_config())
-    states = [run.runner.init(seed=s) for s in (0, 1)]
-    stacked = state_lib.stack(states)
-    for k in range(2):
-        jax.tree.map(np.testing.assert_array_equal, jax.device_get(state_lib.member(stacked, k)),
-                     jax.device_get(states[k]))
 
 
 def test_classical_models_refuse_an_ensemble_size():

@@ -15,6 +15,7 @@ call as one speaker.
 Measured on RAVDESS actors 01-20, 5 folds of 4 test actors: UA 0.698 ± 0.063 over 50 runs (seeds
 0-9; 0-1 and 6-9 on a 2-core CPU, JAX 0.10.2; 2-5 on one H200, JAX 0.11.2); 4-model seed ensembles
 (--ensemble=4) 0.726 ± 0.065 UA over 2 draws x 5 folds. Results: results/ravdess_best.md.
+configs/ravdess_best_ensemble.py trains such an ensemble in one run per fold.
 """
 
 from pathlib import Path
