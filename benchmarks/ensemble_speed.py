@@ -1,4 +1,4 @@
-"""Seed ensembles in one vmapped step (train.ensemble_size): time per epoch for K members.
+"""Seed ensembles in one step (train.ensemble_size): time per epoch for K members.
 
   python -m benchmarks.ensemble_speed [--config configs/ravdess_best.py] [--sizes 1,2,4,8]
       [--epoch_clips 840] [--repeats 5]
@@ -6,8 +6,8 @@
 Each K trains `Trainer(config).train_step` with K members stacked (what training runs) on fixed
 batches [K, 32, 3 s] of speech-like audio; sizes are timed in turns, so a change in the machine's
 load hits each alike. An epoch is epoch_clips / batch steps (840: RAVDESS fold 0's training
-clips). The last line, `ensemble K=<max>: ratio time/epoch K=<max> / K=1: <X>x`, is what the issue
-asks (within 2x on a GPU); K separate runs would take K x.
+clips). The last line is the verdict, `ensemble K=<max>: ratio time/epoch K=<max> / K=1: <X>x`
+(the target on a GPU: within 2x); K separate runs take K x.
 """
 
 import argparse

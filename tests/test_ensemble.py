@@ -1,5 +1,5 @@
-"""train.ensemble_size: K members in one vmapped step, each training as the single run with its
-seed would, saved, evaluated, predicted and exported as an ensemble."""
+"""train.ensemble_size: K members in one compiled step, each training as the single run with its
+seed would; saved, resumed, evaluated, re-evaluated and loaded as an ensemble."""
 
 import json
 
@@ -71,7 +71,8 @@ def test_each_member_trains_as_the_single_run_with_its_seed(tiny_corpus):
                 break
             for key in batch:  # member k's batches are the single run's
                 np.testing.assert_array_equal(batch[key], stacked[i][key][k])
-            alone, m = run.train_step(alone, {k: run.to_global(v) for k, v in batch.items()})
+            alone, m = run.train_step(alone, {key: run.to_global(value)
+                                              for key, value in batch.items()})
             single_losses.append(float(m["loss"]))
         for vectorize in (False, True):
             jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, atol=1e-5, rtol=1e-5),
