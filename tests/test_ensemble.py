@@ -1,5 +1,5 @@
 """train.ensemble_size: K members in one compiled step, each training as the single run with its
-seed would; saved, resumed, evaluated, re-evaluated and loaded as an ensemble."""
+seed would; saved, resumed, evaluated, re-evaluated, loaded and exported as an ensemble."""
 
 import json
 
@@ -12,7 +12,7 @@ from jax_ser.config import base_config
 from jax_ser.data import batches, load
 from jax_ser.data import labels as labels_lib
 from jax_ser.errors import ConfigError
-from jax_ser.evaluate import metrics, reevaluation, trained
+from jax_ser.evaluate import export, metrics, reevaluation, trained
 from jax_ser.train import loop, trainer
 from tests.e2e import tiny
 
@@ -114,6 +114,17 @@ def test_an_ensemble_run_reports_its_members_and_loads_as_an_ensemble(tiny_corpu
         assert report["ua"] == pytest.approx(row["test"]["ua"], abs=1e-6)
     with pytest.raises(ValueError, match="2 trained member"):
         trained.Trained(tmp_path)
+    # exported, the members average inside the SavedModel as jax_ser.load averages them
+    import soundfile as sf
+    import tensorflow as tf
+
+    info = export.export(model.members, None, tmp_path / "exported")
+    assert [m["member"] for m in info["members"]] == [0, 1]
+    raw = sf.read(parts["test"][0].path, dtype="float32")[0]
+    saved = tf.saved_model.load(str(tmp_path / "exported"))
+    got = saved.signatures["serving_default"](waveform=tf.constant(raw[None]))
+    np.testing.assert_allclose(got["probabilities"].numpy()[0],
+                               model.probs([model.members[0].preprocess(raw)])[0], atol=2e-5)
     # re-evaluation labels with every member: unchanged, it scores as training did
     scores, rescored = reevaluation.rescore(tmp_path, {})
     assert scores["ua"] == pytest.approx(results["test"]["ua"], abs=1e-6)

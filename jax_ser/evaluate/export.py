@@ -294,7 +294,7 @@ def describe(members, speakers, speaker_files: int) -> dict:
         "window_samples": clip,
         "temperatures": [m.temperature for m in members],
         "members": [
-            {"workdir": str(m.workdir), "model": m.config.model.name,
+            {"workdir": str(m.workdir), "member": m.member, "model": m.config.model.name,
              "task": m.config.data.task, "features": m.config.features.name,
              "feature_normalization": m.config.features.normalize,
              "peak_normalize": bool(m.config.data.normalize),
