@@ -20,11 +20,11 @@ from jax_ser.frontend import features
 from jax_ser.train import trainer
 
 
-def ensemble_step(config, size: int, waves: np.ndarray, targets: np.ndarray):
+def ensemble_step(config, size: int, waves: np.ndarray, targets: np.ndarray, vectorize=None):
     """The train step of `size` members on fixed batches, as a call without arguments."""
     config = config.copy_and_resolve_references()
     config.train.ensemble_size = size
-    run = trainer.Trainer(config, steps_per_epoch=100)
+    run = trainer.Trainer(config, steps_per_epoch=100, vectorize=vectorize)
     holder = {"state": run.init()}
     stack = (lambda x: np.stack([x] * size)) if size > 1 else (lambda x: x)
     batch = {"wave": waves, "label": targets}
@@ -42,15 +42,16 @@ def ensemble_step(config, size: int, waves: np.ndarray, targets: np.ndarray):
 
 
 def benchmark(config, sizes=(1, 2, 4, 8), epoch_clips: int = 840, repeats: int = 5,
-              name: str = "") -> dict[int, float]:
-    """Seconds per epoch of each ensemble size, timed in turns; prints the table and verdict."""
+              name: str = "", vectorize: bool | None = None) -> dict[int, float]:
+    """Seconds per epoch of each ensemble size, timed in turns; prints the table and verdict.
+    `vectorize`: vmap the members (default: on accelerators; steps.ensemble_step)."""
     batch = config.train.batch_size
     samples = round(config.data.clip_seconds * config.data.sample_rate)
     waves = np.stack([common.speech(config.data.clip_seconds, seed=i)[:samples]
                       for i in range(batch)])
     targets = np.arange(batch, dtype=np.int32) % 8
-    seconds = common.compare({k: ensemble_step(config, k, waves, targets) for k in sizes},
-                             repeats)
+    seconds = common.compare({k: ensemble_step(config, k, waves, targets, vectorize)
+                              for k in sizes}, repeats)
     per_epoch = max(1, epoch_clips // batch)
     print(f"{jax.devices()[0].device_kind}, {name}, batch {batch}, "
           f"{per_epoch} steps per epoch of {epoch_clips} clips")
@@ -70,9 +71,11 @@ def main():
     p.add_argument("--sizes", default="1,2,4,8")
     p.add_argument("--epoch_clips", type=int, default=840)
     p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--vectorize", action=argparse.BooleanOptionalAction, default=None,
+                   help="vmap the members (default: on GPU and TPU, not on CPU)")
     args = p.parse_args()
     benchmark(common.load_config(args.config), [int(k) for k in args.sizes.split(",")],
-              args.epoch_clips, args.repeats, args.config)
+              args.epoch_clips, args.repeats, args.config, args.vectorize)
 
 
 if __name__ == "__main__":
