@@ -30,9 +30,8 @@ def ensemble_step(config, size: int, waves: np.ndarray, targets: np.ndarray, vec
     batch = {"wave": waves, "label": targets}
     if config.features.normalize == "speaker":  # each clip's speaker statistics: identity
         f = features.num_features(run.feature_config)
-        batch["speaker_stats"] = np.tile([np.zeros(f), np.ones(f)], (len(waves), 1, 1))
-    batch = {k: run.to_batch(stack(v.astype(np.float32 if v.dtype.kind == "f" else v.dtype)))
-             for k, v in batch.items()}
+        batch["speaker_stats"] = np.tile(np.float32([[0.0] * f, [1.0] * f]), (len(waves), 1, 1))
+    batch = {k: run.to_batch(stack(v)) for k, v in batch.items()}
 
     def step():
         holder["state"], metrics = run.train_step(holder["state"], batch)

@@ -79,10 +79,10 @@ def base_config(model: dict) -> ml_collections.ConfigDict:
     c.train.fsdp = 1
     # Seed ensembles in one process: K > 1 trains K members, seeds seed..seed+K-1, with their
     # parameters, optimizer and BatchNorm states stacked on a leading axis and one compiled step
-    # (vmapped on accelerators, the members in turn on CPU: jax_ser/train/steps.py); each member draws its own batch order, crops, augmentation and dropout from its seed, so it
-    # trains as the single run with that seed would. The run's split, validation and best epoch
-    # are the ensemble's (the mean of its members' probabilities); metrics.json reports each
-    # member too.
+    # (vmapped on accelerators, the members in turn on CPU: jax_ser/train/steps.py). Each member
+    # draws its own batch order, crops, augmentation and dropout from its seed, so it trains as
+    # the single run with that seed would. The run's split, validation and best epoch are the
+    # ensemble's (the mean of its members' probabilities); metrics.json reports each member too.
     c.train.ensemble_size = 1
     c.train.num_epochs = 30
     c.train.optimizer = "adamw"

@@ -54,9 +54,10 @@ def rescore(run_dir: Path, changes: dict) -> tuple[dict[str, float], dict[str, d
     fresh = run.init(load_pretrained=False)
     _, parts, decoded = load.load_data(config)
     test = parts["test"]
+    waves, speakers = decoded.of(test), [u.speaker_key for u in test]
     probs = np.mean([run.probs(fresh.replace(params=m.state.params,
                                              model_state=m.state.model_state),
-                               decoded.of(test), speakers=[u.speaker_key for u in test])
+                               waves, speakers=speakers)
                      for m in members], axis=0)
     index = {c: i for i, c in enumerate(run.class_names)}
     scores = metrics.classification_report(np.array([index[u.label] for u in test]), probs,

@@ -5,6 +5,7 @@ the probabilities are the calibrated ones."""
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 from typing import Sequence
@@ -21,9 +22,13 @@ from jax_ser.train import checkpoints
 
 
 def members(workdir: str | Path) -> list[Trained]:
-    """Every trained member of a workdir: one, or train.ensemble_size."""
+    """Every trained member of a workdir: one, or train.ensemble_size, sharing one runner and
+    one read of the checkpoint."""
     size = workdir_lib.read(Path(workdir)).train.ensemble_size
-    return [Trained(workdir, k if size > 1 else None) for k in range(size)]
+    if size == 1:
+        return [Trained(workdir)]
+    first = Trained(workdir, 0)
+    return [first, *(first.sibling(k) for k in range(1, size))]
 
 
 class Trained:
@@ -66,12 +71,25 @@ class Trained:
         if best is None:
             raise FileNotFoundError(f"no trained checkpoint in {workdir / 'checkpoints' / 'best'}")
         variables, _ = best
-        if member is not None:
-            variables = jax.device_put(jax.tree.map(lambda x: x[member], variables),
-                                       {"params": self.runner.state_sharding.params,
-                                        "model_state": self.runner.state_sharding.model_state})
-        self.state = state.replace(params=variables["params"], model_state=variables["model_state"])
         self.labels = list(self.runner.class_names)
+        if member is None:
+            self.state = state.replace(params=variables["params"],
+                                       model_state=variables["model_state"])
+        else:
+            self.state, self._stacked = state, variables
+            self.state = self._member_state(member)
+
+    def sibling(self, member: int) -> Trained:
+        """Another member of this ensemble workdir, with this one's runner and checkpoint."""
+        other = copy.copy(self)
+        other.member, other.state = member, self._member_state(member)
+        return other
+
+    def _member_state(self, member: int):
+        sharding = self.runner.state_sharding
+        variables = jax.device_put(jax.tree.map(lambda x: x[member], self._stacked),
+                                   {"params": sharding.params, "model_state": sharding.model_state})
+        return self.state.replace(params=variables["params"], model_state=variables["model_state"])
 
     @property
     def adapter_names(self) -> list[str]:
