@@ -61,13 +61,16 @@ def test_trimming_and_crops_match_librosa_and_eval_crops():
 
 @pytest.fixture(scope="module")
 def adapted_workdir(trained, tmp_path_factory):
-    """The tiny run as if trained with features.normalize=speaker, adapt.bn_statistics=speaker."""
+    """The tiny run as if trained with features.normalize=speaker, adapt.bn_statistics=speaker,
+    and the PyTorch scripts' front end (padding masked, log(mel + 1e-6)), so the export is
+    checked with each."""
     workdir = tmp_path_factory.mktemp("adapted")
     shutil.copytree(trained[0], workdir, dirs_exist_ok=True,
                     ignore=shutil.ignore_patterns("tensorboard", "*.png"))
     config = json.loads((workdir / "config.json").read_text())
     config["features"]["normalize"] = "speaker"
     config["adapt"]["bn_statistics"] = "speaker"
+    config["features"].update(mask_padding=True, log_offset=1e-6, top_db=0.0)
     (workdir / "config.json").write_text(json.dumps(config))
     return workdir
 

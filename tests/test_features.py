@@ -183,6 +183,67 @@ def test_normalize_modes():
         features.normalize(feats, "global")
 
 
+def test_log_offset_adds_to_the_power_as_torch_scripts_do():
+    """log(mel + 1e-6), the PyTorch scripts' log-mel, in dB and without a floor."""
+    waves = batch(LENGTHS[0])
+    got = np.asarray(features.compute(waves, cfg("log_mel", top_db=0, log_offset=1e-6)))
+    mel = reference(librosa.feature.melspectrogram, waves, sr=SR, **STFT, n_mels=128)
+    want = 10 * np.log10(mel + 1e-6)
+    assert np.abs(got - want)[want > want.max() - 40].max() <= 1e-3
+    assert np.abs(got - want).max() <= 1e-2
+    floored = np.asarray(features.compute(waves, cfg("log_mel", top_db=0)))
+    assert floored.min() < got.min() - 20  # silence sits near 1e-6, not 1e-10
+
+
+def _placed(clip: np.ndarray, window: int, offset: int) -> jnp.ndarray:
+    wave = np.zeros((1, window), np.float32)
+    wave[0, offset:offset + len(clip)] = clip
+    return jnp.asarray(wave)
+
+
+def test_mask_padding_standardises_the_clip_alone():
+    """A short clip's valid frames are standardised over themselves, its padding is 0, and more
+    padding (at a hop-aligned offset) changes nothing; without the mask it changes everything."""
+    from jax_ser import frontend
+
+    clip = batch(LENGTHS[0])[0, :6400]  # noisy from its first sample to its last
+    config = cfg("log_mel", normalize="utterance", mask_padding=True)
+    short, long_ = _placed(clip, 16000, 3200), _placed(clip, 24000, 9600)
+    valid_s = np.asarray(features.valid_frames(short, config))[0]
+    valid_l = np.asarray(features.valid_frames(long_, config))[0]
+    assert valid_s.sum() == valid_l.sum() == 40  # frame centres 3200, 3360, ..., 9440
+    assert valid_s.argmax() == 20 and valid_l.argmax() == 60
+    got_s = np.asarray(frontend.compute(short, config))[0]
+    got_l = np.asarray(frontend.compute(long_, config))[0]
+    assert got_s[valid_s].mean() == pytest.approx(0.0, abs=1e-5)
+    assert got_s[valid_s].std() == pytest.approx(1.0, abs=1e-3)
+    assert (got_s[~valid_s] == 0).all() and (got_l[~valid_l] == 0).all()
+    np.testing.assert_allclose(got_s[valid_s], got_l[valid_l], atol=1e-5)
+    unmasked = {**config, "mask_padding": False}
+    plain_s = np.asarray(frontend.compute(short, unmasked))[0][valid_s]
+    plain_l = np.asarray(frontend.compute(long_, unmasked))[0][valid_l]
+    assert np.abs(plain_s - plain_l).max() > 0.1
+    frequency = np.asarray(frontend.compute(short, {**config, "normalize": "frequency"}))[0]
+    np.testing.assert_allclose(frequency[valid_s].mean(0), 0.0, atol=1e-4)
+    silent = np.asarray(frontend.compute(jnp.zeros((1, 16000)), config))
+    assert (silent == 0).all()
+
+
+def test_front_end_settings_that_cannot_run_are_refused():
+    from jax_ser.config import base_config
+    from jax_ser.errors import ConfigError
+
+    config = base_config(model={"name": "resnet"})
+    config.features.mask_padding = True
+    features.check_config(config)
+    config.features.name = "waveform"
+    with pytest.raises(ConfigError, match="mask_padding"):
+        features.check_config(config)
+    config.features.name, config.features.log_offset = "log_mel", -1e-6
+    with pytest.raises(ConfigError, match="log_offset"):
+        features.check_config(config)
+
+
 def test_unknown_feature_names_raise():
     waves = batch(LENGTHS[2])
     with pytest.raises(ValueError, match="log_mel\\+mfcc"):

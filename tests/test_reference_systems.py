@@ -179,7 +179,7 @@ def test_ablation_override_typo_is_named():
 
 
 @pytest.mark.parametrize("name", ["dense_layers", "sequence_length", "lr_representation",
-                                  "recipe", "speaker_adaptation"])
+                                  "recipe", "speaker_adaptation", "plain_script"])
 def test_ready_ablations_validate_every_cell(name):
     path = REPO / "configs" / "ablations" / f"{name}.py"
     base = config_lib.load_module(path).get_config()

@@ -59,8 +59,12 @@ def base_config(model: dict) -> ml_collections.ConfigDict:
     c.features.n_mfcc = 40
     c.features.fmin = 0.0
     c.features.fmax = 0.0  # 0 = sample_rate / 2
-    c.features.top_db = 80.0
+    c.features.top_db = 80.0  # 0 = no floor
+    c.features.log_offset = 0.0  # 0 = floor the power at 1e-10; > 0 = log(power + log_offset)
     c.features.normalize = "utterance"  # none | utterance | frequency | speaker
+    # Frames of a short clip's zero padding are left out of the normalisation statistics and
+    # set to 0 after it.
+    c.features.mask_padding = False
 
     c.model = ml_collections.ConfigDict(
         {"init": "random", **model_defaults(model["name"]), **model}

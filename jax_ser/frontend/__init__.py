@@ -10,4 +10,6 @@ def compute(waves: jax.Array, feature_config: dict, speaker_stats=None) -> jax.A
     """Waveforms [B, N] -> normalised features [B, T, F], inside the jitted step.
     `speaker_stats` [B, 2, F]: each example's speaker statistics, for normalize=speaker."""
     feats = features.compute(waves, feature_config)
-    return features.normalize(feats, feature_config["normalize"], speaker_stats)
+    valid = (features.valid_frames(waves, feature_config)
+             if feature_config.get("mask_padding", False) else None)
+    return features.normalize(feats, feature_config["normalize"], speaker_stats, valid)

@@ -92,10 +92,15 @@ def power_spectrogram(waves: jax.Array, *, n_fft: int = 512, hop_length: int = 1
     return jnp.where(positive, jnp.where(positive, energy, 1.0) ** (power / 2.0), 0.0)
 
 
-def power_to_db(spec: jax.Array, *, amin: float = 1e-10,
-                top_db: float | None = 80.0) -> jax.Array:
-    """librosa.power_to_db(ref=1.0) with the top_db floor taken per example (per utterance)."""
-    log_spec = 10.0 * jnp.log10(jnp.maximum(spec, amin))
+def power_to_db(spec: jax.Array, *, amin: float = 1e-10, top_db: float | None = 80.0,
+                log_offset: float = 0.0) -> jax.Array:
+    """librosa.power_to_db(ref=1.0) with the top_db floor taken per example (per utterance).
+    `log_offset` > 0 adds it to the power instead of flooring at amin, as the log(mel + 1e-6) of
+    many PyTorch scripts does (in dB: 10 log10(power + log_offset))."""
+    if log_offset > 0:
+        log_spec = 10.0 * jnp.log10(spec + log_offset)
+    else:
+        log_spec = 10.0 * jnp.log10(jnp.maximum(spec, amin))
     if top_db:
         peak = jnp.max(log_spec, axis=tuple(range(1, log_spec.ndim)), keepdims=True)
         log_spec = jnp.maximum(log_spec, peak - top_db)
@@ -116,20 +121,21 @@ def mel_spectrogram(waves: jax.Array, *, sample_rate: float = 16000, n_fft: int 
 def log_mel(waves: jax.Array, *, sample_rate: float = 16000, n_fft: int = 512,
             hop_length: int = 160, win_length: int | None = None, n_mels: int = 128,
             fmin: float = 0.0, fmax: float | None = None,
-            top_db: float | None = 80.0) -> jax.Array:
+            top_db: float | None = 80.0, log_offset: float = 0.0) -> jax.Array:
     """Log-mel in dB [B, T, n_mels], like power_to_db(melspectrogram, ref=1.0, top_db=top_db)."""
     mel = mel_spectrogram(waves, sample_rate=sample_rate, n_fft=n_fft, hop_length=hop_length,
                           win_length=win_length, n_mels=n_mels, fmin=fmin, fmax=fmax)
-    return power_to_db(mel, top_db=top_db)
+    return power_to_db(mel, top_db=top_db, log_offset=log_offset)
 
 
 def mfcc(waves: jax.Array, *, n_mfcc: int = 20, sample_rate: float = 16000, n_fft: int = 512,
          hop_length: int = 160, win_length: int | None = None, n_mels: int = 128,
          fmin: float = 0.0, fmax: float | None = None,
-         top_db: float | None = 80.0) -> jax.Array:
+         top_db: float | None = 80.0, log_offset: float = 0.0) -> jax.Array:
     """MFCCs [B, T, n_mfcc]: orthonormal DCT-II of the dB log-mel, like librosa.feature.mfcc."""
     log_spec = log_mel(waves, sample_rate=sample_rate, n_fft=n_fft, hop_length=hop_length,
-                       win_length=win_length, n_mels=n_mels, fmin=fmin, fmax=fmax, top_db=top_db)
+                       win_length=win_length, n_mels=n_mels, fmin=fmin, fmax=fmax, top_db=top_db,
+                       log_offset=log_offset)
     return _cepstra(log_spec, n_mfcc)
 
 
@@ -190,6 +196,7 @@ def _settings(cfg: Any) -> dict[str, Any]:
         fmin=float(cfg.get("fmin", 0.0) or 0.0),
         fmax=float(fmax) if fmax else None,
         top_db=float(top_db) if top_db else None,
+        log_offset=float(cfg.get("log_offset", 0.0) or 0.0),
     )
 
 
@@ -202,8 +209,12 @@ def _mel(s):
                 fmax=s["fmax"])
 
 
+def _db(s):
+    return dict(top_db=s["top_db"], log_offset=s["log_offset"])
+
+
 def _log_mel_mfcc(waves, s):
-    log_spec = log_mel(waves, **_mel(s), top_db=s["top_db"])
+    log_spec = log_mel(waves, **_mel(s), **_db(s))
     return jnp.concatenate([log_spec, _cepstra(log_spec, s["n_mfcc"])], axis=-1)
 
 
@@ -211,13 +222,12 @@ def _log_mel_mfcc(waves, s):
 FEATURES = {
     "spectrogram": (lambda w, s: power_spectrogram(w, **_stft(s)),
                     lambda s, cfg: s["n_fft"] // 2 + 1),
-    "log_spectrogram": (lambda w, s: power_to_db(power_spectrogram(w, **_stft(s)),
-                                                 top_db=s["top_db"]),
+    "log_spectrogram": (lambda w, s: power_to_db(power_spectrogram(w, **_stft(s)), **_db(s)),
                         lambda s, cfg: s["n_fft"] // 2 + 1),
     "mel": (lambda w, s: mel_spectrogram(w, **_mel(s)), lambda s, cfg: s["n_mels"]),
-    "log_mel": (lambda w, s: log_mel(w, **_mel(s), top_db=s["top_db"]),
+    "log_mel": (lambda w, s: log_mel(w, **_mel(s), **_db(s)),
                 lambda s, cfg: s["n_mels"]),
-    "mfcc": (lambda w, s: mfcc(w, **_mel(s), n_mfcc=s["n_mfcc"], top_db=s["top_db"]),
+    "mfcc": (lambda w, s: mfcc(w, **_mel(s), n_mfcc=s["n_mfcc"], **_db(s)),
              lambda s, cfg: s["n_mfcc"]),
     "zcr": (lambda w, s: zero_crossing_rate(w, frame_length=s["n_fft"],
                                             hop_length=s["hop_length"]),
@@ -257,23 +267,48 @@ def num_frames(num_samples: int, cfg: Any) -> int:
     return 1 + (num_samples + 2 * (s["n_fft"] // 2) - s["n_fft"]) // s["hop_length"]
 
 
-def normalize(feats: jax.Array, mode: str, stats: jax.Array | None = None) -> jax.Array:
+def valid_frames(waves: jax.Array, cfg: Any) -> jax.Array:
+    """[B, T] booleans: frames whose centre lies in the span from each wave's first to its last
+    nonzero sample, i.e. not in the zero padding that placed a short clip in its window (the
+    frames jax_ser.adapt.speaker_norm counts as audio)."""
+    waves = jnp.asarray(waves)
+    n = waves.shape[-1]
+    index = jnp.arange(n, dtype=jnp.int32)
+    first = jnp.min(jnp.where(waves != 0, index, n), axis=-1, keepdims=True)
+    last = jnp.max(jnp.where(waves != 0, index, -1), axis=-1, keepdims=True)
+    centres = jnp.arange(num_frames(n, cfg), dtype=jnp.int32) * _settings(cfg)["hop_length"]
+    return (centres >= first) & (centres <= last)  # none for a silent wave (first > last)
+
+
+def normalize(feats: jax.Array, mode: str, stats: jax.Array | None = None,
+              valid: jax.Array | None = None) -> jax.Array:
     """Standardise features per example: over (T, F) ("utterance"), over T per band
     ("frequency"), or per band with `stats` [B, 2, F], the mean and std of each example's
     speaker ("speaker", jax_ser.adapt.speaker_norm); dividing by sqrt(var + 1e-5) keeps silent inputs
-    finite and differentiable."""
-    if mode == "none":
-        return feats
+    finite and differentiable. With `valid` [B, T] (features.mask_padding), the statistics count
+    the valid frames only and the others are set to 0 afterwards, so a short clip's padding
+    neither shifts its statistics nor reaches the model as a floor value."""
     if mode not in NORMALIZATIONS:
         raise ValueError(f"unknown normalization {mode!r}; valid: {', '.join(NORMALIZATIONS)}")
-    if mode == "speaker":
+    weight = None if valid is None else valid[..., None].astype(feats.dtype)
+    if mode == "none":
+        out = feats
+    elif mode == "speaker":
         if stats is None:
             raise ValueError("speaker normalization needs each example's speaker statistics")
-        return (feats - stats[:, None, 0]) / stats[:, None, 1]
-    axes = (1, 2) if mode == "utterance" else (1,)
-    mean = jnp.mean(feats, axis=axes, keepdims=True)
-    var = jnp.mean(jnp.square(feats - mean), axis=axes, keepdims=True)
-    return (feats - mean) * jax.lax.rsqrt(var + 1e-5)
+        out = (feats - stats[:, None, 0]) / stats[:, None, 1]
+    else:
+        axes = (1, 2) if mode == "utterance" else (1,)
+        if weight is None:
+            mean = jnp.mean(feats, axis=axes, keepdims=True)
+            var = jnp.mean(jnp.square(feats - mean), axis=axes, keepdims=True)
+        else:
+            count = jnp.maximum(jnp.sum(jnp.broadcast_to(weight, feats.shape), axis=axes,
+                                        keepdims=True), 1.0)
+            mean = jnp.sum(feats * weight, axis=axes, keepdims=True) / count
+            var = jnp.sum(jnp.square(feats - mean) * weight, axis=axes, keepdims=True) / count
+        out = (feats - mean) * jax.lax.rsqrt(var + 1e-5)
+    return out if weight is None else out * weight
 
 
 def check_config(config) -> None:
@@ -288,6 +323,15 @@ def check_config(config) -> None:
             f"config.features.normalize: {config.features.normalize!r} is not one of "
             f"{', '.join(NORMALIZATIONS)}"
         )
+    if config.features.get("mask_padding") and config.features.name in ("waveform",
+                                                                         "precomputed"):
+        raise ConfigError(
+            "config.features.mask_padding leaves padded frames out of spectral features; "
+            f"features.name={config.features.name} has no frames to mask"
+        )
+    if config.features.get("log_offset", 0.0) < 0:
+        raise ConfigError("config.features.log_offset must be >= 0 (0: floor the power at "
+                          "1e-10 instead)")
     if config.features.normalize == "speaker" and config.features.name in ("waveform",
                                                                             "precomputed"):
         raise ConfigError(
