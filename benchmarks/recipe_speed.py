@@ -4,13 +4,15 @@
   python -m benchmarks.recipe_speed --root ../shared/data/ravdess [--epochs 3]
   taskset -c 0 python -m benchmarks.recipe_speed --root ...        # one core each
 
-Both train on the training speakers of fold 0 (840 RAVDESS clips) with the config's model and
-recipe (ravdess_augmented: half-width ResNet18 on 128-band log-mel of 3 s random crops computed
-in the step, SpecAugment, mixup, label smoothing, gradient clipping, AdamW, batch 32). jax_ser's
-epoch is what its training loop runs (batches.train_batches' tf.data crops feeding
-Trainer.train_step, with weight EMA); PyTorch's is reference_recipe.train_epoch (crops in the
-loop, eager step). Neither validates. The first epoch of each (compilation, warm-up) is not
-timed; the figures are medians over the timed epochs.
+Both train on the training speakers of fold 0 (840 RAVDESS clips): jax_ser with the config
+(ravdess_augmented: half-width ResNet18 on 128-band log-mel of 3 s random crops computed in the
+step, SpecAugment, mixup, label smoothing, gradient clipping, weight EMA, AdamW, batch 32), the
+script with its own recipe_config() (the same model, features, augmentation and batch, with
+dropout 0.3 and no clipping or EMA). jax_ser's epoch is what its training loop runs
+(batches.train_batches' tf.data crops of jax_ser's decoded waves feeding Trainer.train_step);
+PyTorch's is reference_recipe.train_epoch on the script's own decoded waves of the same
+utterances (windows in the loop, features and eager step). Neither validates. The first epoch of
+each (compilation, warm-up) is not timed; the figures are medians over the timed epochs.
 Without --root the built-in synthetic corpus (480 clips, written to a temporary folder) is used.
 """
 
@@ -22,7 +24,7 @@ import numpy as np
 import torch
 
 from benchmarks import common, reference_recipe
-from benchmarks.torch_models import adamw, torch_model
+from benchmarks.torch_models import adamw
 from jax_ser.data import batches, labels, load, synthetic
 from jax_ser.train import trainer
 
@@ -45,38 +47,43 @@ def jax_epochs(config, waves, targets):
     return epoch
 
 
-def torch_epochs(config, waves, targets):
-    """A call per epoch of the PyTorch recipe, with `config`'s model and recipe settings."""
-    rng = np.random.default_rng(config.seed)
-    torch.manual_seed(config.seed)
-    model = torch_model(config, len(labels.task_classes(config.data.task)))
-    optimizer = adamw(model, config.train.learning_rate, config.train.weight_decay)
+def torch_epochs(recipe, utterances):
+    """A call per epoch of the PyTorch script with the settings `recipe` (a
+    reference_recipe.recipe_config()) on its own waves of `utterances`, and its clips per epoch."""
+    waves, kept, _ = reference_recipe.load_waves(recipe, utterances)
+    classes = labels.task_classes(recipe.data.task)
+    targets = np.array([classes.index(u.label) for u in kept], np.int64)
+    rng = np.random.default_rng(recipe.seed)
+    torch.manual_seed(recipe.seed)
+    model = reference_recipe.make_model(recipe, len(classes))
+    optimizer = adamw(model, recipe.train.learning_rate, recipe.train.weight_decay)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, 1000)
-    holder = {"epoch": 1}
 
     def epoch():
-        losses = reference_recipe.train_epoch(config, model, optimizer, schedule, waves,
-                                              targets.astype(np.int64), rng,
-                                              torch.device("cpu"), holder["epoch"])
-        holder["epoch"] += 1
+        losses = reference_recipe.train_epoch(recipe, model, optimizer, schedule, waves, targets,
+                                              rng, torch.device("cpu"))
         return losses[-1]
 
-    return epoch
+    return epoch, len(waves) // recipe.train.batch_size * recipe.train.batch_size
 
 
-def benchmark(config, epochs: int = 3) -> dict:
+def benchmark(config, epochs: int = 3, recipe=None) -> dict:
     """Clips per second of each side's training epoch (medians over `epochs` timed epochs, in
-    turns); prints the table and the verdict."""
+    turns) on the training utterances of `config`'s split: jax_ser's with `config`, PyTorch's
+    with `recipe` (default: reference_recipe.recipe_config()); prints the table and the
+    verdict."""
+    recipe = reference_recipe.recipe_config() if recipe is None else recipe
     _, parts, decoded = load.load_data(config)
     classes = labels.task_classes(config.data.task)
     waves = decoded.of(parts["train"])
     targets = np.array([classes.index(u.label) for u in parts["train"]], np.int32)
-    clips = len(waves) // config.train.batch_size * config.train.batch_size
+    clips = {"jax_ser": len(waves) // config.train.batch_size * config.train.batch_size}
+    pytorch, clips["pytorch"] = torch_epochs(recipe, parts["train"])
     seconds = common.compare({"jax_ser": jax_epochs(config, waves, targets),
-                              "pytorch": torch_epochs(config, waves, targets)}, epochs)
-    rates = {name: clips / s for name, s in seconds.items()}
-    print(f"{jax.devices()[0].device_kind}, {config.data.corpus} fold 0: {clips} training "
-          f"clips per epoch; torch threads {torch.get_num_threads()}")
+                              "pytorch": pytorch}, epochs)
+    rates = {name: clips[name] / s for name, s in seconds.items()}
+    print(f"{jax.devices()[0].device_kind}, {config.data.corpus} fold 0: {clips['jax_ser']} "
+          f"training clips per epoch; torch threads {torch.get_num_threads()}")
     common.print_table(("trainer", "s/epoch", "clips/s"),
                        [(name, seconds[name], rates[name]) for name in seconds])
     common.print_ratio("training epoch", "pytorch", rates["jax_ser"] / rates["pytorch"])

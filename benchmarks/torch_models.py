@@ -1,6 +1,6 @@
 """PyTorch twins of jax_ser's log-mel frontend, ResNet18 and BiLSTM, and its AdamW, written the
-way a PyTorch SER script writes them; shared by the training-step benchmark and the reference
-recipe, so that both compare jax_ser with the same PyTorch code."""
+way a PyTorch SER script writes them. The training-step benchmark runs the twins whole; the
+reference recipe runs the ResNet18 and AdamW on its own front end (the models' `frontend`)."""
 
 import librosa
 import torch
@@ -8,7 +8,7 @@ from torch import nn
 
 
 class TorchFrontend(nn.Module):
-    """Waves [B, N] -> normalised log-mel [B, T, n_mels], as jax_ser.frontend.compute computes it."""
+    """Waves [B, N] -> normalised log-mel [B, T, n_mels], as jax_ser.frontend.compute does."""
 
     def __init__(self, fc):
         super().__init__()
@@ -52,12 +52,14 @@ class TorchBasicBlock(nn.Module):
 class TorchResNet18(nn.Module):
     """jax_ser.models.resnet's ResNet18 (ImageNet stem, one input channel) in torchvision's form.
 
-    `forward(waves)` is `classify(features(waves))`; a training loop that augments the features
-    (SpecAugment, mixup) calls the two itself."""
+    `forward(*inputs)` is `classify(features(*inputs))`, the features those of `frontend` (by
+    default TorchFrontend, of waves); a training loop that augments the features (SpecAugment,
+    mixup) calls the two itself."""
 
-    def __init__(self, fc, width: int, dropout: float, num_classes: int):
+    def __init__(self, fc, width: int, dropout: float, num_classes: int,
+                 frontend: nn.Module | None = None):
         super().__init__()
-        self.frontend = TorchFrontend(fc)
+        self.frontend = TorchFrontend(fc) if frontend is None else frontend
         self.conv1 = nn.Conv2d(1, width, 7, 2, 3, bias=False)
         self.bn1 = nn.BatchNorm2d(width)
         self.maxpool = nn.MaxPool2d(3, 2, 1)
@@ -73,9 +75,9 @@ class TorchResNet18(nn.Module):
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
 
-    def features(self, waves):
+    def features(self, *inputs):
         with torch.no_grad():
-            return self.frontend(waves)
+            return self.frontend(*inputs)
 
     def classify(self, feats):
         x = feats[:, None]  # [B, 1, T, F]: time as height, as in jax_ser
@@ -83,42 +85,46 @@ class TorchResNet18(nn.Module):
         x = self.blocks(x).mean(dim=(2, 3))
         return self.fc(self.dropout(x))
 
-    def forward(self, waves):
-        return self.classify(self.features(waves))
+    def forward(self, *inputs):
+        return self.classify(self.features(*inputs))
 
 
 class TorchBiLSTM(nn.Module):
-    """jax_ser.models.bilstm: stacked bidirectional LSTM, mean over frames, dropout, linear."""
+    """jax_ser.models.bilstm: stacked bidirectional LSTM, mean over frames, dropout, linear; the
+    features, as TorchResNet18's, those of `frontend` (by default TorchFrontend)."""
 
-    def __init__(self, fc, hidden: int, num_layers: int, dropout: float, num_classes: int):
+    def __init__(self, fc, hidden: int, num_layers: int, dropout: float, num_classes: int,
+                 frontend: nn.Module | None = None):
         super().__init__()
-        self.frontend = TorchFrontend(fc)
+        self.frontend = TorchFrontend(fc) if frontend is None else frontend
         self.lstm = nn.LSTM(fc.n_mels, hidden, num_layers, batch_first=True, dropout=dropout,
                             bidirectional=True)
         self.dropout = nn.Dropout(dropout)
         self.classifier = nn.Linear(2 * hidden, num_classes)
 
-    def features(self, waves):
+    def features(self, *inputs):
         with torch.no_grad():
-            return self.frontend(waves)
+            return self.frontend(*inputs)
 
     def classify(self, feats):
         x, _ = self.lstm(feats)
         return self.classifier(self.dropout(x.mean(dim=1)))
 
-    def forward(self, waves):
-        return self.classify(self.features(waves))
+    def forward(self, *inputs):
+        return self.classify(self.features(*inputs))
 
 
-def torch_model(config, num_classes: int) -> nn.Module:
-    """The twin of config.model (resnet of depth 18, or bilstm) on config.features (log-mel)."""
+def torch_model(config, num_classes: int, frontend: nn.Module | None = None) -> nn.Module:
+    """The twin of config.model (resnet of depth 18, or bilstm) on config.features (log-mel),
+    computed by TorchFrontend or by `frontend` (n_mels features per frame)."""
     m = config.model
     if config.features.name != "log_mel":
         raise ValueError(f"the PyTorch twins compute log_mel only, not {config.features.name!r}")
     if m.name == "resnet" and m.depth == 18:
-        return TorchResNet18(config.features, m.width, m.dropout, num_classes)
+        return TorchResNet18(config.features, m.width, m.dropout, num_classes, frontend)
     if m.name == "bilstm":
-        return TorchBiLSTM(config.features, m.hidden, m.num_layers, m.dropout, num_classes)
+        return TorchBiLSTM(config.features, m.hidden, m.num_layers, m.dropout, num_classes,
+                           frontend)
     raise ValueError(f"no PyTorch twin of model {m.name!r}; twins: resnet (depth 18), bilstm")
 
 

@@ -8,6 +8,7 @@ import math
 import jax
 import numpy as np
 import pytest
+import soundfile
 import torch
 
 from benchmarks import (
@@ -68,17 +69,20 @@ def test_ensemble_speed(capsys):
     assert "ensemble K=2: ratio time/epoch K=2 / K=1: " in capsys.readouterr().out
 
 
-def test_recipe_speed_trains_both_an_epoch_in_turns(tiny_corpus, capsys):
+def test_recipe_speed_trains_both_an_epoch_in_turns(tiny_corpus, capsys, monkeypatch):
     """The recipe on a small BiLSTM (a ResNet18 step takes a minute to compile here)."""
+    monkeypatch.setattr(reference_recipe, "_DECODED", {})
     config = reference_recipe.recipe_config()
     config.model = base_config(model=dict(name="bilstm", hidden=16, num_layers=1,
                                              dropout=0.0)).model
     config.features.n_mels, config.data.clip_seconds = 32, 0.5
     config.data.root, config.data.fold_size, config.data.val_speakers = str(tiny_corpus), 2, 1
-    rates = recipe_speed.benchmark(config, epochs=1)
+    rates = recipe_speed.benchmark(config, epochs=1, recipe=config)
     assert set(rates) == {"jax_ser", "pytorch"}
     assert_positive(rates)
     assert "training epoch: ratio jax_ser/pytorch: " in capsys.readouterr().out
+    # the script read the training utterances' files itself
+    assert len(reference_recipe._DECODED) == 5 * 60
 
 
 def test_train_step_speed(capsys):
@@ -133,19 +137,91 @@ def test_predict_speed_labels_files_and_a_long_recording(capsys):
 
 
 def test_reference_recipe_is_the_issues_recipe(tiny_corpus):
-    """Issue #6's numbers, and the half-width ResNet18 twin at jax_ser's 2,797,800 parameters."""
+    """Issue #6's numbers, issue #29's plain-script settings, and the half-width ResNet18 at
+    jax_ser's 2,797,800 parameters."""
     config = reference_recipe.recipe_config()
     config.data.root = str(tiny_corpus)
     validate(config)  # e.g. the masks fit a 3 s crop's frames and bins
-    assert (config.data.task, config.data.fold_size, config.data.val_speakers) == ("ravdess8", 4, 2)
-    assert (config.data.clip_seconds, config.features.n_mels, config.model.width) == (3.0, 128, 32)
-    a, t = config.augment, config.train
+    reference_recipe.check_config(config)
+    d, a, t = config.data, config.augment, config.train
+    assert (d.task, d.fold_size, d.val_speakers) == ("ravdess8", 4, 2)
+    assert (d.clip_seconds, d.trim_db, d.normalize) == (3.0, 30.0, False)
+    fc = config.features
+    assert (fc.n_mels, fc.top_db, fc.log_offset, fc.mask_padding) == (128, 0.0, 1e-6, True)
+    assert (config.model.width, config.model.dropout, config.eval.crops) == (32, 0.3, 1)
     assert (a.spec_time_masks, a.spec_time_mask_width, a.spec_freq_masks,
             a.spec_freq_mask_width, a.mixup_alpha) == (2, 20, 2, 16, 0.2)
-    assert (t.learning_rate, t.label_smoothing, t.batch_size, t.num_epochs,
-            t.select_metric) == (1e-3, 0.1, 32, 40, "ua")
-    model = torch_models.torch_model(config, 8)
+    assert (t.learning_rate, t.weight_decay, t.label_smoothing, t.batch_size, t.num_epochs,
+            t.select_metric) == (1e-3, 1e-4, 0.1, 32, 40, "ua")
+    assert (t.ema_decay, t.warmup_epochs, t.grad_clip_norm) == (0.0, 0.0, 0.0)
+    model = reference_recipe.make_model(config, 8)
     assert sum(p.numel() for p in model.parameters()) == 2_797_800
+    assert model.dropout.p == 0.3 and isinstance(model.frontend, reference_recipe.LogMel)
+    config.eval.crops = 5  # a setting the script has no code for is refused
+    with pytest.raises(ConfigError, match="eval.crops=5"):
+        reference_recipe.check_config(config)
+
+
+def test_the_plain_script_ablations_last_row_is_the_script_in_jax_ser():
+    """configs/ablations/plain_script.py ends where the script is: its last cell has the
+    script's features, model, augmentation, training and test crops."""
+    from pathlib import Path
+
+    from jax_ser.config import load_module
+    from jax_ser.train import ablation
+
+    path = Path(__file__).parents[1] / "configs" / "ablations" / "plain_script.py"
+    cells = ablation.cells(ablation.load_grid(path))
+    last = ablation.cell_config(load_module(path).get_config(), cells[-1][1])
+    recipe = reference_recipe.recipe_config()
+    for section in ("features", "model", "augment", "train"):
+        assert last[section].to_dict() == recipe[section].to_dict(), section
+    for key in ("clip_seconds", "trim_db", "normalize", "sample_rate"):
+        assert last.data[key] == recipe.data[key], key
+    assert last.eval.crops == recipe.eval.crops == 1
+    first = ablation.cell_config(load_module(path).get_config(), cells[0][1])
+    assert first.features.to_dict() != recipe.features.to_dict()
+
+
+def test_log_mel_standardises_over_the_valid_frames_only():
+    """Valid frames (centre t * hop in the real samples) have mean 0 and std 1 over the
+    utterance, padded frames are exactly 0, and more padding changes no valid frame."""
+    fc = reference_recipe.recipe_config().features
+    logmel = reference_recipe.LogMel(fc, 1e-6)
+    speech = torch.from_numpy(common.speech(0.5))  # 8000 samples
+    narrow, wide = torch.zeros(2, 16000), torch.zeros(2, 48000)
+    narrow[0, 3200:11200] = wide[0, 16000:24000] = speech  # starts at frames 20 and 100
+    narrow[1, :16000] = wide[1, :16000] = torch.from_numpy(common.speech(1.0, seed=1))
+    a = logmel(narrow, torch.tensor([[3200, 11200], [0, 16000]]))
+    b = logmel(wide, torch.tensor([[16000, 24000], [0, 16000]]))
+    assert a.shape == (2, 101, 128) and b.shape == (2, 301, 128)
+    for feats, frames in ((a[0], slice(20, 70)), (b[0], slice(100, 150)), (a[1], slice(0, 100)),
+                          (b[1], slice(0, 100))):
+        valid = feats[frames]
+        assert abs(valid.mean()) < 1e-4 and abs(valid.std(unbiased=False) - 1) < 1e-3
+        assert torch.count_nonzero(feats) == valid.numel()  # every other frame exactly 0
+    torch.testing.assert_close(a[0, 20:70], b[0, 100:150], atol=1e-4, rtol=0)
+
+
+def test_windows_centre_a_short_clip_at_test_and_move_it_in_training():
+    wave = np.arange(1, 101, dtype=np.float32)
+    out, start, end = reference_recipe.window(wave, 160)
+    assert (start, end) == (30, 130) and np.array_equal(out[30:130], wave)
+    assert not out[:30].any() and not out[130:].any()
+    rng = np.random.default_rng(0)
+    starts = set()
+    for _ in range(50):
+        out, start, end = reference_recipe.window(wave, 160, rng)
+        assert end - start == 100 and np.array_equal(out[start:end], wave)
+        assert not out[:start].any() and not out[end:].any()
+        starts.add(start)
+    assert len(starts) > 20 and min(starts) >= 0 and max(starts) <= 60
+    out, start, end = reference_recipe.window(wave, 40)  # a longer clip: the centre crop
+    assert (start, end) == (0, 40) and np.array_equal(out, wave[30:70])
+    crops = {reference_recipe.window(wave, 40, rng)[0][0] for _ in range(50)}
+    assert len(crops) > 20 and min(crops) >= 1 and max(crops) <= 61
+    windows, valid = reference_recipe.batch_of([wave, wave[:10]], 40)
+    assert windows.shape == (2, 40) and valid.tolist() == [[0, 40], [15, 25]]
 
 
 def test_spec_augment_masks_at_most_the_recipes_spans():
@@ -162,6 +238,18 @@ def test_spec_augment_masks_at_most_the_recipes_spans():
     assert torch.equal(masked == 0, hit)
 
 
+def tiny_recipe(root):
+    """The recipe at a size that trains an epoch in a second: 0.5 s, 32 bands, width 8."""
+    config = reference_recipe.recipe_config()
+    config.data.root = str(root)
+    config.data.fold_size, config.data.val_speakers = 2, 1
+    config.data.clip_seconds = 0.5
+    config.features.n_mels = 32
+    config.model.width = 8
+    config.train.num_epochs = 2
+    return config
+
+
 @pytest.fixture
 def one_torch_thread():
     """PyTorch's threads spin against each other on a loaded 2-core host: one is 3-10x faster."""
@@ -173,15 +261,11 @@ def one_torch_thread():
 
 def test_reference_recipe_cross_validates_on_jax_sers_folds_and_reads_back(
         tiny_corpus, tmp_path, capsys, monkeypatch, one_torch_thread):
-    config = reference_recipe.recipe_config()
-    config.data.root = str(tiny_corpus)
-    config.data.fold_size, config.data.val_speakers = 2, 1
-    config.data.clip_seconds = 0.5
-    config.features.n_mels = 32
-    config.model.width = 8
-    config.train.num_epochs = 2
+    monkeypatch.setattr(reference_recipe, "_DECODED", {})
+    config = tiny_recipe(tiny_corpus)
     workdir = tmp_path / "torch_ref"
     rows = reference_recipe.cross_validate(config, workdir)
+    assert len(reference_recipe._DECODED) == 480  # each file decoded once for the 4 folds
 
     utterances = load.read_utterances(config)
     assert [r["fold"] for r in rows] == [0, 1, 2, 3]  # 8 speakers, 2 per fold
@@ -197,6 +281,9 @@ def test_reference_recipe_cross_validates_on_jax_sers_folds_and_reads_back(
         assert not set(data["val_speakers"]) & set(data["train_speakers"])
         assert results["test"]["n"] == len(split.test) and results["val"]["n"] == len(split.val)
         assert results["best_epoch"] in (1, 2) and len(results["history"]) == 2
+        assert results["skipped"] == {"count": 0, "files": {}}
+        assert results["settings"]["dropout"] == 0.3 and results["settings"]["ema"] == 0
+        assert results["settings"]["log_offset"] == 1e-6 and results["torch"]["threads"] == 1
         tested += data["test_speakers"]
     assert sorted(tested) == sorted({u.speaker_key for u in utterances})  # each tested once
 
@@ -220,3 +307,43 @@ def test_reference_recipe_cross_validates_on_jax_sers_folds_and_reads_back(
     config.train.num_epochs = 3  # another recipe is refused, not read back
     with pytest.raises(ConfigError, match="train.num_epochs"):
         reference_recipe.cross_validate(config, workdir, folds=[0])
+
+
+def test_reference_recipe_skips_unreadable_and_empty_files_with_a_warning(
+        tiny_corpus, tmp_path, capsys, caplog, monkeypatch, one_torch_thread):
+    """A corrupt file and an empty one among 4 speakers: each skipped with a warning, recorded
+    in metrics.json, and the run finishes; the files are read once per process."""
+    monkeypatch.setattr(reference_recipe, "_DECODED", {})
+    root = tmp_path / "corpus"
+    for actor in ("Actor_01", "Actor_02", "Actor_03", "Actor_04"):
+        (root / actor).mkdir(parents=True)
+        for path in sorted((tiny_corpus / actor).iterdir()):
+            (root / actor / path.name).symlink_to(path)
+    corrupt, empty = sorted((root / "Actor_01").iterdir())[:2]
+    corrupt.unlink()
+    corrupt.write_bytes(b"RIFF not a wave file")
+    empty.unlink()
+    soundfile.write(empty, np.zeros(0, np.float32), 16000)
+    config = tiny_recipe(root)
+    config.train.num_epochs = 1
+    config.data.split = "fold:0"
+    results = reference_recipe.train_run(config, tmp_path / "run")
+
+    assert results["skipped"]["count"] == 2
+    assert set(results["skipped"]["files"]) == {str(corrupt), str(empty)}
+    assert "no samples" in results["skipped"]["files"][str(empty)]
+    assert sum(results["data"][f"num_{k}"] for k in ("train", "val", "test")) == 4 * 60 - 2
+    assert json.loads((tmp_path / "run" / "metrics.json").read_text())["skipped"] == (
+        results["skipped"])
+    assert len(results["history"]) == 1 and results["test"]["n"] == results["data"]["num_test"]
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert sum(m.startswith("skipped ") for m in warnings) == 2
+    assert "fold 0: 2 files skipped" in " ".join(warnings)
+
+    def no_decoding(*args):
+        raise AssertionError("a file was decoded twice")
+
+    monkeypatch.setattr(reference_recipe, "read_wave", no_decoding)
+    utterances = load.read_utterances(config)
+    waves, kept, skipped = reference_recipe.load_waves(config, utterances)
+    assert len(waves) == len(kept) == 4 * 60 - 2 and set(skipped) == {str(corrupt), str(empty)}
