@@ -203,6 +203,24 @@ def test_log_mel_standardises_over_the_valid_frames_only():
     torch.testing.assert_close(a[0, 20:70], b[0, 100:150], atol=1e-4, rtol=0)
 
 
+def test_the_scripts_log_mel_is_jax_sers_front_end_with_its_settings():
+    """features.mask_padding and features.log_offset make jax_ser's front end compute the
+    script's features: on short clips placed in zero-padded windows (where torch.stft's reflect
+    padding meets zeros too) the two agree."""
+    from jax_ser import frontend
+
+    fc = reference_recipe.recipe_config().features
+    windows = np.zeros((2, 16000), np.float32)
+    windows[0, 3200:11200] = common.speech(0.5)
+    windows[1, 5000:12999] = common.speech(0.5, seed=1)[:7999]  # frame centres off the edges
+    valid = torch.tensor([[3200, 11200], [5000, 12999]])
+    script = reference_recipe.LogMel(fc, fc.log_offset)(torch.from_numpy(windows), valid)
+    ours = np.asarray(frontend.compute(windows, fc.to_dict()))
+    np.testing.assert_allclose(ours, script.numpy(), atol=2e-4)
+    plain = np.asarray(frontend.compute(windows, {**fc.to_dict(), "mask_padding": False}))
+    assert np.abs(plain - script.numpy()).max() > 0.5
+
+
 def test_windows_centre_a_short_clip_at_test_and_move_it_in_training():
     wave = np.arange(1, 101, dtype=np.float32)
     out, start, end = reference_recipe.window(wave, 160)
