@@ -9,8 +9,9 @@ SpecAugment 2 x 20 frames / 2 x 16 bins, mixup 0.2, label smoothing 0.1, AdamW 1
 decay, batch 32, 40 epochs, best epoch on 2 validation actors; plus EMA (0.999) and 5-crop TTA.
 
 Measured: UA 0.503 ± 0.062, WA 0.514 ± 0.065, macro-F1 0.484 ± 0.070 (RAVDESS actors 01-20, 5 folds
-of 4 test actors, 2 validation actors, seeds 0 and 1, 2-core CPU, JAX 0.10.2); the PyTorch recipe
-0.492 ± 0.077 UA (seed 0). Results: results/ravdess_augmented.md.
+of 4 test actors, 2 validation actors, seeds 0 and 1, 2-core CPU, JAX 0.10.2); the independent
+PyTorch script of the recipe 0.521 ± 0.080 UA (same folds and seeds). Results:
+results/ravdess_augmented.md.
 """
 
 from jax_ser.config import base_config
