@@ -23,7 +23,7 @@ A PyTorch script as a PyTorch user writes it, with its own audio and features:
 
 It uses none of jax_ser's audio decoding, cache, cropping or features, so the comparison is
 independent. It shares with jax_ser only what makes the numbers comparable: the folds
-(read_utterances and protocols.make_split: "fold:K", data.fold_size test speakers,
+(load.read_utterances and load.make_split: "fold:K", data.fold_size test speakers,
 data.val_speakers validation speakers), the scores (metrics.classification_report), and the loop
 over folds and seeds (cross_validation.cross_validate with `train_run`). Each run writes
 <workdir>/fold<K>_seed<S>/metrics.json and config.json; finished runs are read back, not
@@ -46,7 +46,7 @@ from torch import nn
 
 from benchmarks.torch_models import adamw, torch_model
 from jax_ser import config as config_lib
-from jax_ser import errors, protocols
+from jax_ser import errors
 from jax_ser.config import workdir as workdir_lib
 from jax_ser.data import labels, load
 from jax_ser.evaluate import metrics, tables
@@ -383,13 +383,7 @@ def predict(config, model, waves: list, device) -> np.ndarray:
 
 def split(config) -> dict[str, list]:
     """{train, val, test: utterances} of jax_ser's split data.split of the corpus."""
-    try:
-        s = protocols.make_split(load.read_utterances(config), config.data.split,
-                                 fold_size=config.data.fold_size,
-                                 val_speakers=config.data.val_speakers, seed=config.seed,
-                                 eval_corpus=config.data.eval_corpus)
-    except ValueError as e:
-        raise errors.DataError(str(e)) from None
+    s = load.make_split(config, load.read_utterances(config))
     return {"train": s.train, "val": s.val, "test": s.test}
 
 

@@ -100,9 +100,9 @@ def decode(config, utterances: list[corpora.Utterance]) -> cache.Decoded:
     return cache.decode(utterances, config.data)
 
 
-def load_data(config):
-    """Corpora -> task labels -> split -> decoded waveforms, with the bad files counted."""
-    utterances = read_utterances(config)
+def make_split(config, utterances: list[corpora.Utterance]) -> protocols.Split:
+    """The configured protocol's split of `utterances` (data.split and its settings), with a
+    warning where it shares speakers between train and test."""
     try:
         split = protocols.make_split(
             utterances,
@@ -122,6 +122,13 @@ def load_data(config):
         )
         log.warning(warning)
         print(warning, file=sys.stderr)
+    return split
+
+
+def load_data(config):
+    """Corpora -> task labels -> split -> decoded waveforms, with the bad files counted."""
+    utterances = read_utterances(config)
+    split = make_split(config, utterances)
     decoded = decode(config, utterances)
     cache.check_bad_fraction(decoded, len(utterances), config.data.max_bad_fraction)
     parts = {
