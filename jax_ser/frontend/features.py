@@ -284,10 +284,10 @@ def normalize(feats: jax.Array, mode: str, stats: jax.Array | None = None,
               valid: jax.Array | None = None) -> jax.Array:
     """Standardise features per example: over (T, F) ("utterance"), over T per band
     ("frequency"), or per band with `stats` [B, 2, F], the mean and std of each example's
-    speaker ("speaker", jax_ser.adapt.speaker_norm); dividing by sqrt(var + 1e-5) keeps silent inputs
-    finite and differentiable. With `valid` [B, T] (features.mask_padding), the statistics count
-    the valid frames only and the others are set to 0 afterwards, so a short clip's padding
-    neither shifts its statistics nor reaches the model as a floor value."""
+    speaker ("speaker", jax_ser.adapt.speaker_norm); dividing by sqrt(var + 1e-5) keeps silent
+    inputs finite and differentiable. With `valid` [B, T] (features.mask_padding), the
+    statistics count the valid frames only and the others are set to 0 afterwards, so a short
+    clip's padding neither shifts its statistics nor reaches the model as a floor value."""
     if mode not in NORMALIZATIONS:
         raise ValueError(f"unknown normalization {mode!r}; valid: {', '.join(NORMALIZATIONS)}")
     weight = None if valid is None else valid[..., None].astype(feats.dtype)
@@ -323,13 +323,12 @@ def check_config(config) -> None:
             f"config.features.normalize: {config.features.normalize!r} is not one of "
             f"{', '.join(NORMALIZATIONS)}"
         )
-    if config.features.get("mask_padding") and config.features.name in ("waveform",
-                                                                         "precomputed"):
+    if config.features.mask_padding and config.features.name in ("waveform", "precomputed"):
         raise ConfigError(
             "config.features.mask_padding leaves padded frames out of spectral features; "
             f"features.name={config.features.name} has no frames to mask"
         )
-    if config.features.get("log_offset", 0.0) < 0:
+    if config.features.log_offset < 0:
         raise ConfigError("config.features.log_offset must be >= 0 (0: floor the power at "
                           "1e-10 instead)")
     if config.features.normalize == "speaker" and config.features.name in ("waveform",
