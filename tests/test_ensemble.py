@@ -12,7 +12,7 @@ from jax_ser.config import base_config
 from jax_ser.data import batches, load
 from jax_ser.data import labels as labels_lib
 from jax_ser.errors import ConfigError
-from jax_ser.evaluate import export, metrics, reevaluation, trained
+from jax_ser.evaluate import calibration, export, metrics, reevaluation, trained
 from jax_ser.train import loop, trainer
 from tests.e2e import tiny
 
@@ -89,8 +89,9 @@ def test_an_ensemble_run_reports_its_members_and_loads_as_an_ensemble(tiny_corpu
     config = tiny(tiny_corpus, **{"train.ensemble_size": 2, "train.num_epochs": 2,
                                   "train.progress_bar": False})
     config.model = base_config(model=dict(name="cnn", channels=(8, 16))).model
-    config.eval.temperature_scaling = False
     results = loop.train_and_evaluate(config, tmp_path)
+    temperature = results["calibration"]["temperature"]  # fitted on the members' mean
+    assert abs(temperature - 1) > 0.05  # else calibrating each member would go unnoticed
     assert results["model"]["ensemble_size"] == 2 and results["model"]["seeds"] == [0, 1]
     assert [m["seed"] for m in results["members"]] == [0, 1]
     assert all(0 <= m["test"]["ua"] <= 1 and "val" in m for m in results["members"])
@@ -105,7 +106,9 @@ def test_an_ensemble_run_reports_its_members_and_loads_as_an_ensemble(tiny_corpu
     _, parts, decoded = load.load_data(config)
     ensemble = model.probs(decoded.of(parts["test"]))
     expected = np.array([[line["probs"][c] for c in model.labels] for line in lines])
-    np.testing.assert_allclose(ensemble, expected, atol=1e-5)  # the run's test predictions
+    # the run's test predictions (written before calibration), calibrated after the mean
+    np.testing.assert_allclose(ensemble, calibration.apply_temperature(expected, temperature),
+                               atol=1e-5)
     members = [m.probs(decoded.of(parts["test"])) for m in model.members]
     assert not np.allclose(members[0], members[1])
     for member, row in zip(members, results["members"]):  # each member's reported UA

@@ -1,13 +1,14 @@
 """Trained runs (one, or an ensemble) as a TensorFlow SavedModel, and optionally a TFLite model,
 that label raw waveforms: `export(members, speakers, output_dir)`.
 
-The exported function is the whole of `Trained.probs` for one recording per row: peak
+The exported function is the whole of `jax_ser.load(...).probs` for one recording per row: peak
 normalisation, edge-silence trimming as librosa.effects.trim does it, the evaluation crops,
-features, network, temperature and the ensemble mean. jax2tf lowers it to StableHLO inside one
-XlaCallModule op, with the batch and sample dimensions symbolic; shapes stay static after
-trimming because the kept part is gathered into the fixed window rather than sliced out. The
-weights are TensorFlow variables beside the code, not constants inside it. A speaker-adapted run
-is exported with one speaker's adapted weights and feature statistics baked in.
+features, network, the mean of a run's members, its temperature and the mean of the runs. jax2tf
+lowers it to StableHLO inside one XlaCallModule op, with the batch and sample dimensions
+symbolic; shapes stay static after trimming because the kept part is gathered into the fixed
+window rather than sliced out. The weights are TensorFlow variables beside the code, not
+constants inside it. A speaker-adapted run is exported with one speaker's adapted weights and
+feature statistics baked in.
 
 TFLite cannot convert a gather whose operand has a dynamic shape, so the TFLite model is lowered
 again with static shapes: one recording of at most `tflite_seconds`, zero-padded, and its length.
@@ -28,6 +29,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jax_ser.evaluate import calibration
+from jax_ser.evaluate import trained as trained_lib
 
 FILE = "jax_ser_export.json"
 TFLITE_FILE = "model.tflite"
@@ -99,9 +101,9 @@ def crop_windows(waves: jax.Array, start: jax.Array, end: jax.Array, length: int
 
 
 def member_probs(trained, variables: dict, waves: jax.Array, lengths: jax.Array) -> jax.Array:
-    """`trained.probs` [B, C] of each row's first `lengths` samples of raw waveform [B, N], with
-    `variables` (params, model_state and, for features.normalize=speaker, the speaker's
-    feature statistics `stats`)."""
+    """Uncalibrated `trained.probs` [B, C] of each row's first `lengths` samples of raw waveform
+    [B, N], with `variables` (params, model_state and, for features.normalize=speaker, the
+    speaker's feature statistics `stats`)."""
     config, runner = trained.config, trained.runner
     lengths = jnp.clip(lengths, 0, waves.shape[1])
     waves = jnp.where(jnp.arange(waves.shape[1]) < lengths[:, None], waves, 0.0)
@@ -117,11 +119,20 @@ def member_probs(trained, variables: dict, waves: jax.Array, lengths: jax.Array)
         batch["speaker_stats"] = jnp.broadcast_to(stats, (waves.shape[0], *stats.shape))
     state = trained.state.replace(params=variables["params"],
                                   model_state=variables["model_state"])
-    probs = runner._eval_step(state, batch)
-    if trained.temperature is None:
-        return probs
-    # calibration.apply_temperature, in float32
-    return jax.nn.softmax(jnp.log(jnp.maximum(probs, calibration.TINY)) / trained.temperature)
+    return runner._eval_step(state, batch)
+
+
+def ensemble_probs(members, variables: list, waves: jax.Array, lengths: jax.Array) -> jax.Array:
+    """`jax_ser.load(...).probs` in JAX: the members' mean within each run, calibrated with the
+    run's temperature (calibration.apply_temperature, in float32), then the runs' mean."""
+    runs = []
+    for temperature, indices in trained_lib.calibration_groups(members):
+        probs = jnp.mean(jnp.stack([member_probs(members[i], variables[i], waves, lengths)
+                                    for i in indices]), axis=0)
+        if temperature is not None:
+            probs = jax.nn.softmax(jnp.log(jnp.maximum(probs, calibration.TINY)) / temperature)
+        runs.append(probs)
+    return jnp.mean(jnp.stack(runs), axis=0)
 
 
 def exported_variables(members, speakers) -> list[dict]:
@@ -169,8 +180,7 @@ def export(members: Sequence, speakers: Sequence | None, output_dir: str | os.Pa
     t0 = time.time()
 
     def probs(variables, waves, lengths):
-        return jnp.mean(jnp.stack([member_probs(m, v, waves, lengths)
-                                   for m, v in zip(members, variables)]), axis=0)
+        return ensemble_probs(members, variables, waves, lengths)
 
     module = tf.Module()
     module.weights = jax.tree.map(lambda x: tf.Variable(x, trainable=False), variables)
@@ -310,7 +320,8 @@ def describe(members, speakers, speaker_files: int) -> dict:
             "edge-silence trimming as librosa.effects.trim(top_db=trim_db), frames 2048, hop 512",
             ("the evaluation crops (eval_crops; 1 = the centre) of the trimmed recording in the "
              "window; a shorter one zero-padded around it"),
-            "features and their normalisation, the network, the temperature, the ensemble mean",
+            ("features and their normalisation, the network, the mean of each run's members, its "
+             "temperature, the mean of the runs"),
         ],
         "caller": [
             f"decode, mix to mono and resample to {rate} Hz float32 in [-1, 1]",

@@ -30,7 +30,7 @@ import soundfile as sf
 
 from jax_ser.data import audio
 from jax_ser.data import load as data_load
-from jax_ser.evaluate import long_recordings, trained
+from jax_ser.evaluate import calibration, long_recordings, trained
 from jax_ser.evaluate.trained import Trained
 
 log = logging.getLogger(__name__)
@@ -56,8 +56,9 @@ class _Recording:
 
 
 class Model:
-    """Trained members (one, or an ensemble averaging their calibrated probabilities), each
-    adapted to `speaker` where its config adapts to the speaker (`adapt`)."""
+    """Trained members (one, or an ensemble averaging their calibrated probabilities; an in-step
+    ensemble's members are averaged before their run's temperature), each adapted to `speaker`
+    where its config adapts to the speaker (`adapt`)."""
 
     def __init__(self, members: Sequence[Trained], adapted: Sequence | None = None,
                  speaker: str | None = None):
@@ -97,8 +98,14 @@ class Model:
     def probs(self, waves: Sequence[np.ndarray], num_crops: int | None = None) -> np.ndarray:
         """Calibrated class probabilities [len(waves), C] of preprocessed waves, averaged over
         the members."""
-        return np.mean([m.probs(waves, num_crops, a) for m, a in zip(self.members, self.adapted)],
-                       axis=0)
+        raw = [m.probs(waves, num_crops, a, calibrated=False)
+               for m, a in zip(self.members, self.adapted)]
+        calibrated = []
+        for temperature, indices in trained.calibration_groups(self.members):
+            mean = np.mean([raw[i] for i in indices], axis=0)
+            calibrated.append(mean if temperature is None
+                              else calibration.apply_temperature(mean, temperature))
+        return np.mean(calibrated, axis=0)
 
     def predict(self, waveform: np.ndarray, sample_rate: int, hop_seconds: float = 0.0) -> dict:
         """One recording's line (label, probs, duration_s; segments when it is long) from an

@@ -34,8 +34,8 @@ def members(workdir: str | Path) -> list[Trained]:
 class Trained:
     """The best checkpoint of one workdir: `runner` labels with `state`. A workdir trained as an
     ensemble (train.ensemble_size) holds several members: `member` picks one (`members` loads
-    them all). Each member is calibrated with the run's temperature, which training fitted on
-    the members' mean."""
+    them all). Training fitted the run's temperature on the members' mean, so an ensemble is
+    calibrated after averaging its members (`calibration_groups`)."""
 
     def __init__(self, workdir: str | Path, member: int | None = None):
         workdir = Path(workdir)
@@ -117,9 +117,11 @@ class Trained:
                              if len(wave) > clip else [wave])]
         return self.runner.adapt(self.state, waves, crops=windows, num_crops=1)
 
-    def probs(self, waves, num_crops: int | None = None, speaker=None) -> np.ndarray:
-        """Calibrated probabilities of `waves`, by the model as trained or adapted to `speaker`
-        (a jax_ser.adapt.Speaker from `adapt`)."""
+    def probs(self, waves, num_crops: int | None = None, speaker=None,
+              calibrated: bool = True) -> np.ndarray:
+        """Probabilities of `waves`, by the model as trained or adapted to `speaker` (a
+        jax_ser.adapt.Speaker from `adapt`), calibrated with the run's temperature unless
+        `calibrated` is False (a member of an ensemble, calibrated after the mean)."""
         if speaker is None:
             if self.needs_speaker:
                 raise ValueError(
@@ -129,9 +131,19 @@ class Trained:
             probs = self.runner.probs(self.state, waves, num_crops=num_crops)
         else:
             probs = self.runner.labelled(speaker, waves, num_crops)
-        if self.temperature is None:
+        if self.temperature is None or not calibrated:
             return probs
         return calibration.apply_temperature(probs, self.temperature)
+
+
+def calibration_groups(members: Sequence[Trained]) -> list[tuple[float | None, list[int]]]:
+    """(temperature, indices) of `members` per workdir: training fitted one temperature on the
+    mean of a workdir's members, so they are averaged before it, and the runs of an ensemble of
+    workdirs after their own."""
+    groups: dict[Path, tuple[float | None, list[int]]] = {}
+    for index, member in enumerate(members):
+        groups.setdefault(member.workdir, (member.temperature, []))[1].append(index)
+    return list(groups.values())
 
 
 def fitted_temperature(workdir: Path) -> float | None:
