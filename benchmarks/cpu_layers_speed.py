@@ -3,9 +3,9 @@ same steps built from flax's native max-pool and grouped convolution, in one pro
 
   python -m benchmarks.cpu_layers_speed [--batch 32] [--seconds 3] [--steps 3]
 
-Both steps are `Trainer(config).train_step` (jax_ser.train.trainer) on the same batch: features, forward, backward and
-AdamW in one jitted call. The reference traces the models with `_layers` told it is not on a CPU,
-so they use nn.max_pool and nn.Conv(feature_group_count=C), as on a GPU or TPU.
+Both steps are `Trainer(config).train_step` (jax_ser.train.trainer) on the same batch: features,
+forward, backward and AdamW in one jitted call. The reference traces the models with `_layers` told
+it is not on a CPU, so they use nn.max_pool and nn.Conv(feature_group_count=C), as on a GPU or TPU.
 """
 
 from pathlib import Path

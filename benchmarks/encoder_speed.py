@@ -2,7 +2,8 @@ from jax_ser.train import trainer
 
 """Speed of a wav2vec2-base-sized encoder in jax_ser: audio seconds processed per second.
 
-  python -m benchmarks.encoder_speed [--config configs/wav2vec2_base_cls.py] [--batch 4] [--seconds 3]
+  python -m benchmarks.encoder_speed [--config configs/wav2vec2_base_cls.py]
+      [--batch 4] [--seconds 3]
 
 Inference is the jitted evaluation step (features + encoder + head); training is the jitted train
 step of the config (frozen CNN feature encoder, AdamW), both on random weights of the checkpoint's

@@ -24,7 +24,6 @@ import numpy as np
 import torch
 
 from benchmarks import common, reference_recipe
-from benchmarks.torch_models import adamw
 from jax_ser.data import batches, labels, load, synthetic
 from jax_ser.train import trainer
 
@@ -55,9 +54,8 @@ def torch_epochs(recipe, utterances):
     targets = np.array([classes.index(u.label) for u in kept], np.int64)
     rng = np.random.default_rng(recipe.seed)
     torch.manual_seed(recipe.seed)
-    model = reference_recipe.make_model(recipe, len(classes))
-    optimizer = adamw(model, recipe.train.learning_rate, recipe.train.weight_decay)
-    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, 1000)
+    model, optimizer, schedule = reference_recipe.setup(recipe, len(classes), len(waves),
+                                                        torch.device("cpu"))
 
     def epoch():
         losses = reference_recipe.train_epoch(recipe, model, optimizer, schedule, waves, targets,

@@ -273,11 +273,7 @@ def train_fold(config, parts: dict, *, fold: int, seed: int) -> dict:
     torch.manual_seed(int(rng.integers(2**31)))  # initialisation, dropout
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
-    model = make_model(config, len(class_names)).to(device)
-    optimizer = adamw(model, tc.learning_rate, tc.weight_decay)
-    steps_per_epoch = max(1, len(waves["train"]) // tc.batch_size)
-    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer,
-                                                          tc.num_epochs * steps_per_epoch)
+    model, optimizer, schedule = setup(config, len(class_names), len(waves["train"]), device)
     best_ua, best_epoch, best_weights, history = -1.0, tc.num_epochs, None, []
     for epoch in range(1, tc.num_epochs + 1):
         t_epoch = time.time()
@@ -319,6 +315,16 @@ def train_fold(config, parts: dict, *, fold: int, seed: int) -> dict:
     results["settings"] = settings(config)
     results["train_time_s"] = round(time.time() - t_start, 1)
     return results
+
+
+def setup(config, num_classes: int, num_train: int, device):
+    """The model, its AdamW optimizer and the cosine schedule over every step of training on
+    `num_train` clips."""
+    tc = config.train
+    model = make_model(config, num_classes).to(device)
+    optimizer = adamw(model, tc.learning_rate, tc.weight_decay)
+    steps = tc.num_epochs * max(1, num_train // tc.batch_size)
+    return model, optimizer, torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, steps)
 
 
 def train_epoch(config, model, optimizer, schedule, waves, targets, rng, device) -> list[float]:

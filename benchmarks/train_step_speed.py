@@ -2,15 +2,15 @@
 
   python -m benchmarks.train_step_speed [--batch 32] [--seconds 3] [--steps 5]
 
-jax_ser's step is `Trainer(config).train_step` (jax_ser.train.trainer), exactly what training runs: features from the
-waveforms, forward, backward, clipping and AdamW, all in one jitted call. The PyTorch twins
-(benchmarks/torch_models.py) take the same waveforms and do the same work eagerly, in the way a
-PyTorch SER script does: features with torch.stft and librosa's mel matrix inside the step, a
-torchvision-style ResNet18 (same widths, strides and BatchNorm) or nn.LSTM, cross-entropy,
+jax_ser's step is `Trainer(config).train_step` (jax_ser.train.trainer), exactly what training runs:
+features from the waveforms, forward, backward, clipping and AdamW, all in one jitted call. The
+PyTorch twins (benchmarks/torch_models.py) take the same waveforms and do the same work eagerly, in
+the way a PyTorch SER script does: features with torch.stft and librosa's mel matrix inside the
+step, a torchvision-style ResNet18 (same widths, strides and BatchNorm) or nn.LSTM, cross-entropy,
 clip_grad_norm_ and AdamW with decay on the weights only. Both see the same batch, and their
 parameter counts are printed and checked. Both use every core this process may use. On a shared,
-oversubscribed host, also run it under `taskset -c 0`: PyTorch's OpenMP threads then lose far
-more than XLA's, which skews the ratio.
+oversubscribed host, also run it under `taskset -c 0`: PyTorch's OpenMP threads then lose far more
+than XLA's, which skews the ratio.
 """
 
 import os
