@@ -9,6 +9,10 @@ left out of the utterance statistics and set to 0 (features.mask_padding), log(m
 without a top_db floor, no peak normalisation, dropout 0.3 before the classifier, no weight EMA,
 warm-up or gradient clipping, and the centre crop at test. The last row is the script's recipe in
 jax_ser, so its gap to the script is what the two implementations do differently beyond these.
+
+Measured (RAVDESS actors 01-20, 5 folds x seeds 0-1, 2-core CPU, one core per run, JAX 0.10.2;
+--cells=6): the last row 0.514 ± 0.078 UA, the first (ravdess_augmented) 0.503 ± 0.062, the
+script 0.521 ± 0.080; the rows between not run. Results: results/ravdess_augmented.md.
 """
 
 from pathlib import Path
