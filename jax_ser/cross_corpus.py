@@ -7,8 +7,8 @@
 Each --train item (corpora joined by "+") is one ordinary training run, loop.train_and_evaluate,
 in <workdir>/train_<item>, with the config's split (data.split) over that item's speakers. Every
 run and every test uses the same classes: those all the named corpora have after the config's task
-(data.task, jax_ser.data.labels) maps their labels, or --classes; utterances of other classes are left
-out. Each cell then tests one corpus:
+(data.task, jax_ser.data.labels) maps their labels, or --classes; utterances of other classes are
+left out. Each cell then tests one corpus:
   - a corpus the run did not train on: every one of its utterances, through the best checkpoint;
   - a corpus it trained on: only the speakers of that corpus the run's split held out (its test
     part), so the cell stays speaker-independent; "—" when the split held out none of them

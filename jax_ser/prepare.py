@@ -7,8 +7,9 @@ waveforms with their labels and speakers), for runs with --config.data.source=tf
 --root is the corpus's original folder (a manifest's CSV or JSONL file for --corpus manifest);
 --data_dir defaults to $TFDS_DATA_DIR or ~/tensorflow_datasets. The preprocessing flags must be
 those of the runs that read it (the data section's defaults are). jax_ser reads ArrayRecord files
-(the default); --file_format tfrecord writes files for tfds.load's tf.data readers instead. Unreadable files are skipped,
-listed and counted. Preparing again with the same settings reuses what is there.
+(the default); --file_format tfrecord writes files for tfds.load's tf.data readers instead.
+Unreadable files are skipped, listed and counted. Preparing again with the same settings reuses what
+is there.
 """
 
 from __future__ import annotations

@@ -6,10 +6,11 @@ An evaluation-time method (test-time crops, speaker BatchNorm statistics, fittin
 BatchNorm layers) is measured best on the same trained weights with and without it. For each
 finished run in the workdir (a run, or a cross_validate folder of them) the best checkpoint
 labels the run's test speakers under the run's saved config with the --set changes, which may
-only touch the keys of the config's evaluation-time sections, eval and adapt; the table, each run's test UA / WA / macro-F1 from its
-metrics.json and with the changes, is written to reevaluate.md in the workdir. --ensemble=N
-also scores each fold's seeds in groups of N with the changes, as cross_validate --ensemble
-scores them as trained (reevaluate_ensemble.md). The runs' own files are left as they are.
+only touch the keys of the config's evaluation-time sections, eval and adapt; the table, each run's
+test UA / WA / macro-F1 from its metrics.json and with the changes, is written to reevaluate.md in
+the workdir. --ensemble=N also scores each fold's seeds in groups of N with the changes, as
+cross_validate --ensemble scores them as trained (reevaluate_ensemble.md). The runs' own files are
+left as they are.
 """
 
 from __future__ import annotations

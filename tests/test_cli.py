@@ -1,4 +1,5 @@
-"""The command line refuses bad configs before any work, and bad audio files are skipped and counted."""
+"""The command line refuses bad configs before any work, and bad audio files are skipped and
+counted."""
 
 import json
 import os
@@ -138,6 +139,7 @@ def test_design_card_command_names_the_missing_checkpoint_at_once(tmp_path):
                           text=True, timeout=120, check=False)
     assert done.returncode == 2, done.stderr
     assert "error: cannot download facebook/wav2vec2-base" in done.stderr
-    assert "--config.model.checkpoint=" in done.stderr and "--config.model.init=random" in done.stderr
+    assert ("--config.model.checkpoint=" in done.stderr
+            and "--config.model.init=random" in done.stderr)
     assert "Traceback" not in done.stderr
     assert not (tmp_path / "runs").exists()

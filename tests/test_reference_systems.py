@@ -192,8 +192,10 @@ def test_speaker_adaptation_ablation_goes_from_resnet18_mel_to_ravdess_best():
     cells = ablation.cells(ablation.load_grid(path))
     base = config_lib.load_module(path).get_config()
     load_config = lambda name: config_lib.load_module(REPO / "configs" / f"{name}.py").get_config()
-    assert ablation.cell_config(base, cells[0][1]).to_dict() == load_config("resnet18_mel").to_dict()
-    assert ablation.cell_config(base, cells[-1][1]).to_dict() == load_config("ravdess_best").to_dict()
+    assert (ablation.cell_config(base, cells[0][1]).to_dict()
+            == load_config("resnet18_mel").to_dict())
+    assert (ablation.cell_config(base, cells[-1][1]).to_dict()
+            == load_config("ravdess_best").to_dict())
 
 
 def test_ablation_runs_every_cell_and_resumes(tiny_corpus, tmp_path, capsys):

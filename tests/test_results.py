@@ -1,4 +1,5 @@
-"""results/*.md are generated from the CSV files beside them by one command, python -m jax_ser.results."""
+"""results/*.md are generated from the CSV files beside them by one command,
+python -m jax_ser.results."""
 import pathlib
 import shutil
 import subprocess

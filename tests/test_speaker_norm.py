@@ -95,10 +95,10 @@ def test_config_errors(change, message, tiny_corpus):
         config_lib.validate(config)
 
 
-# With the speaker's BatchNorm statistics too (jax_ser.adapt.adabn), and then its BatchNorm scales and
-# biases (jax_ser.adapt.speaker_im), on clips long enough for every file: predict takes them over what
-# it labels, a long file's windows, and evaluation over its centre crop, so only a speaker whose
-# files all fit the clip gets the same statistics in both.
+# With the speaker's BatchNorm statistics too (jax_ser.adapt.adabn), and then its BatchNorm scales
+# and biases (jax_ser.adapt.speaker_im), on clips long enough for every file: predict takes them
+# over what it labels, a long file's windows, and evaluation over its centre crop, so only a speaker
+# whose files all fit the clip gets the same statistics in both.
 @pytest.mark.parametrize("changes", [{}, {"adapt.bn_statistics": "speaker",
                                           "data.clip_seconds": 3.5},
                                      {"adapt.bn_statistics": "speaker", "data.clip_seconds": 3.5,

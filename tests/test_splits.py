@@ -176,7 +176,8 @@ def test_guard_names_shared_speakers():
     ("fold:5", "fold index must be one of 0..4"),
     ("fold:-1", "fold:K holds out the K-th group .* \\(K from 0\\)"),
     ("fold:x", "fold:K holds out"),
-    ("bogus", "unknown protocol 'bogus'; known: emobox, final, fold, loso, manifest, random, session"),
+    ("bogus", "unknown protocol 'bogus'; known: emobox, final, fold, loso, manifest, "
+              "random, session"),
     ("loso:", "loso:SPEAKER holds out one speaker"),
     ("final:1", "final trains on every speaker"),
 ])

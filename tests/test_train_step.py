@@ -1,12 +1,12 @@
-from jax_ser.train import losses, trainer
-
-"""The jitted step: a non-finite loss leaves the model untouched, and the losses compute what they say."""
+"""The jitted step: a non-finite loss leaves the model untouched, and the losses compute what they
+say."""
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
 
+from jax_ser.train import losses, trainer
 from tests import tiny_config
 
 
@@ -45,7 +45,9 @@ def test_losses_match_their_definitions():
         sigmoid, optax.sigmoid_binary_cross_entropy(logits, targets).sum(-1).mean(), rtol=1e-6
     )
     # class weights: only the weighted example's loss counts when the other weighs 0
-    weighted = losses.classification_loss(logits, labels, jnp.array([1.0, 1.0, 0.0]), 0.0, "softmax")
+    weighted = losses.classification_loss(
+        logits, labels, jnp.array([1.0, 1.0, 0.0]), 0.0, "softmax"
+    )
     np.testing.assert_allclose(weighted, -jax.nn.log_softmax(logits)[0, 0], rtol=1e-6)
     for kind in ("softmax", "sigmoid"):
         np.testing.assert_allclose(losses.probabilities(logits, kind).sum(-1), 1.0, rtol=1e-6)

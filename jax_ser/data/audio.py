@@ -114,7 +114,9 @@ def mono(
     if data.ndim == 1:
         data = data[:, None]
     if data.ndim != 2:
-        raise BadAudioError(name, f"expected [samples] or [samples, channels], got shape {data.shape}")
+        raise BadAudioError(
+            name, f"expected [samples] or [samples, channels], got shape {data.shape}"
+        )
     if data.size == 0:
         raise BadAudioError(name, "empty")
     if not np.isfinite(data).all():

@@ -81,8 +81,9 @@ def evaluate_and_write(
 
 def temperature_scaling(config, results: dict, targets, probs: dict, class_names) -> dict:
     """With eval.temperature_scaling and validation speakers: fit one temperature on the
-    validation outputs (jax_ser.evaluate.calibration), record NLL, ECE and ROC AUC of each part before and
-    after it in results["calibration"], and return the calibrated probabilities by part name."""
+    validation outputs (jax_ser.evaluate.calibration), record NLL, ECE and ROC AUC of each part
+    before and after it in results["calibration"], and return the calibrated probabilities by part
+    name."""
     if not config.eval.temperature_scaling:
         return {}
     if "val" not in probs:
@@ -119,7 +120,8 @@ def temperature_scaling(config, results: dict, targets, probs: dict, class_names
 
 
 def write_predictions(path: Path, utterances, probs: np.ndarray, class_names) -> None:
-    """One JSON line per evaluated utterance, for error analysis: truth, prediction, probabilities."""
+    """One JSON line per evaluated utterance, for error analysis: truth, prediction,
+    probabilities."""
     with open(path, "w") as f:
         for u, p in zip(utterances, probs):
             f.write(json.dumps(prediction_line(u, p, class_names)) + "\n")

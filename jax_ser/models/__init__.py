@@ -1,7 +1,8 @@
 """Model registry: `config.model.name` names a file here whose `Model` is a flax.linen Module.
 
-Adding a model is adding one file. Every field of `config.model` except `name` and `init` is passed to
-the Model's constructor, so a config field the model does not know is an error at validation time.
+Adding a model is adding one file. Every field of `config.model` except `name` and `init` is passed
+to the Model's constructor, so a config field the model does not know is an error at validation
+time.
 """
 
 import importlib

@@ -218,7 +218,8 @@ class Model(nn.Module):
 
 
 def load_pretrained(variables: dict, model_config) -> dict:
-    """ImageNet weights from torchvision's file at `model.checkpoint`; the classifier stays fresh."""
+    """ImageNet weights from torchvision's file at `model.checkpoint`; the classifier stays
+    fresh."""
     return imagenet.load_torchvision(model_config.checkpoint, "efficientnet", variables)
 
 

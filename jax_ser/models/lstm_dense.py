@@ -28,7 +28,8 @@ def crop_frames(feats: jax.Array, length: int, rng: jax.Array | None) -> jax.Arr
 
 
 class Model(nn.Module):
-    """[crop] -> standardise -> LSTM -> last hidden state -> [Dense -> ReLU -> Dropout] per width -> Dense."""
+    """[crop] -> standardise -> LSTM -> last hidden state -> [Dense -> ReLU -> Dropout] per
+    width -> Dense."""
 
     num_classes: int
     hidden: int = 128

@@ -1,7 +1,7 @@
 """Query2Label over a frame encoder: per-class queries attend to the frames of an utterance.
 
-The head (jax_ser.models.heads.Query2Label) is generic over frame features; this model pairs it with a
-light front end trained from scratch on spectral features, chosen by `frontend`:
+The head (jax_ser.models.heads.Query2Label) is generic over frame features; this model pairs it with
+a light front end trained from scratch on spectral features, chosen by `frontend`:
   "mel_projection"  a Dense projection of each feature frame plus a learned positional embedding
                     (up to `max_frames` frames), so attention can tell early frames from late;
   "cnn"             conv blocks that pool only frequency, keeping every frame, then each frame's

@@ -1,5 +1,6 @@
 """Ablations: every cell of a grid of config overrides cross-validated
-(jax_ser.train.cross_validation), and one mean ± std table over the cells. `python -m jax_ser.ablate` runs through here.
+(jax_ser.train.cross_validation), and one mean ± std table over the cells.
+`python -m jax_ser.ablate` runs through here.
 
 The ablation config defines `get_config()` (the base) and `get_grid()`: an ordered dict from an
 axis name to its values. An axis named by a config key ("train.learning_rate") takes plain values;
@@ -72,7 +73,9 @@ def ablate(config, grid: dict, workdir, folds=None, seeds=None, only=None) -> li
     for index, (name, overrides) in enumerate(all_cells):
         if only is None or index in only:
             print(f"cell {index}: {name}", file=sys.stderr)
-            cross_validation.cross_validate(cell_config(config, overrides), workdir / name, folds, seeds)
+            cross_validation.cross_validate(
+                cell_config(config, overrides), workdir / name, folds, seeds
+            )
     return collect(workdir, [name for name, _ in all_cells])
 
 
