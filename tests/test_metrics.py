@@ -110,6 +110,21 @@ def test_float32_softmax_probs():
     assert report["nll"] == pytest.approx(-np.mean(np.log(probs[np.arange(50), y_true])), rel=1e-5)
 
 
+def test_probabilities_rounded_as_in_predictions_files_score_without_warning():
+    """Ensembles and re-evaluation average probabilities read back from predictions_*.jsonl,
+    rounded to 6 decimals: their sums miss one by more than log_loss allows in float64."""
+    rng = np.random.default_rng(1)
+    logits = rng.normal(size=(40, 8))
+    probs = np.round(np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True), 6)
+    assert np.abs(probs.sum(axis=1) - 1).max() > 1e-7
+    y_true = rng.integers(0, 8, size=40)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        report = metrics.classification_report(y_true, probs, list("abcdefgh"))
+    assert report["nll"] == pytest.approx(-np.mean(np.log(probs[np.arange(40), y_true])),
+                                          abs=1e-5)
+
+
 def test_report_is_json_serialisable(report):
     assert json.loads(json.dumps(report)) == report
     probs = np.tile([0.6, 0.4], (2, 1))

@@ -64,7 +64,10 @@ def classification_report(y_true, probs, labels) -> dict:
         "labels": labels,
         "confusion_matrix": metrics.confusion_matrix(y_true, y_pred, labels=class_ids).tolist(),
         "roc_auc": one_vs_rest_auc(y_true, probs),
-        "nll": float(metrics.log_loss(y_true, y_proba=probs, labels=class_ids)),
+        # Probabilities read back from predictions_*.jsonl (6 decimals) sum to one only within
+        # ~1e-6, which log_loss warns about in float64: renormalised first.
+        "nll": float(metrics.log_loss(y_true, y_proba=probs / probs.sum(axis=1, keepdims=True),
+                                      labels=class_ids)),
         "ece": expected_calibration_error(y_true, probs),
     }
 
