@@ -38,7 +38,7 @@ def load(name: str, corpus, **overrides):
 
 
 @pytest.mark.parametrize("name", [*NEURAL, *CLASSICAL, "efficientnet_b0_mel", "ravdess_best",
-                                  "ravdess_augmented"])
+                                  "ravdess_best_ensemble", "ravdess_augmented", "ravdess_plain"])
 def test_every_reference_config_validates(name):
     config = config_lib.load_module(REPO / "configs" / f"{name}.py").get_config()
     config_lib.validate(config)
@@ -179,7 +179,8 @@ def test_ablation_override_typo_is_named():
 
 
 @pytest.mark.parametrize("name", ["dense_layers", "sequence_length", "lr_representation",
-                                  "recipe", "speaker_adaptation", "plain_script"])
+                                  "recipe", "speaker_adaptation", "plain_script",
+                                  "plain_recipe"])
 def test_ready_ablations_validate_every_cell(name):
     path = REPO / "configs" / "ablations" / f"{name}.py"
     base = config_lib.load_module(path).get_config()
@@ -196,6 +197,17 @@ def test_speaker_adaptation_ablation_goes_from_resnet18_mel_to_ravdess_best():
             == load_config("resnet18_mel").to_dict())
     assert (ablation.cell_config(base, cells[-1][1]).to_dict()
             == load_config("ravdess_best").to_dict())
+
+
+def test_plain_recipe_ablation_goes_from_resnet18_mel_to_ravdess_plain():
+    path = REPO / "configs" / "ablations" / "plain_recipe.py"
+    cells = ablation.cells(ablation.load_grid(path))
+    base = config_lib.load_module(path).get_config()
+    load_config = lambda name: config_lib.load_module(REPO / "configs" / f"{name}.py").get_config()
+    assert (ablation.cell_config(base, cells[0][1]).to_dict()
+            == load_config("resnet18_mel").to_dict())
+    assert (ablation.cell_config(base, cells[-1][1]).to_dict()
+            == load_config("ravdess_plain").to_dict())
 
 
 def test_ablation_runs_every_cell_and_resumes(tiny_corpus, tmp_path, capsys):
