@@ -10,8 +10,8 @@ configs/resnet18_mel.py trained on all 16 training actors of a fold (no validati
 last of the 20 epochs is kept, and no temperature is fitted), with each log-mel band standardised
 over its own utterance (features.normalize=frequency) rather than the whole map. Nothing at test
 time depends on any recording but the one labelled: jax_ser.predict labels files one by one.
---config.train.ensemble_size=2 trains a 2-seed ensemble in one command (its members are the
-single runs of seeds seed and seed+1).
+--config.train.ensemble_size=2 trains a 2-seed ensemble in one command (each member as the
+single run of its seed trains with the same threads: fold 0, 2 threads, ensemble 0.699 UA).
 
 Measured on RAVDESS actors 01-20, 5 folds of 4 test actors (2-core CPU, JAX 0.10.2): UA 0.569 ±
 0.062, WA 0.585 ± 0.062, macro-F1 0.568 ± 0.059 over 20 runs (seeds 0-3); 2-seed ensembles
