@@ -188,26 +188,18 @@ def test_ready_ablations_validate_every_cell(name):
         config_lib.validate(ablation.cell_config(base, overrides))
 
 
-def test_speaker_adaptation_ablation_goes_from_resnet18_mel_to_ravdess_best():
-    path = REPO / "configs" / "ablations" / "speaker_adaptation.py"
+@pytest.mark.parametrize("name, first, last", [
+    ("speaker_adaptation", "resnet18_mel", "ravdess_best"),
+    ("plain_recipe", "resnet18_mel", "ravdess_plain"),
+])
+def test_ablation_goes_from_one_config_to_another(name, first, last):
+    """An ablation's first and last rows are the configs its docstring says it goes between."""
+    path = REPO / "configs" / "ablations" / f"{name}.py"
     cells = ablation.cells(ablation.load_grid(path))
     base = config_lib.load_module(path).get_config()
     load_config = lambda name: config_lib.load_module(REPO / "configs" / f"{name}.py").get_config()
-    assert (ablation.cell_config(base, cells[0][1]).to_dict()
-            == load_config("resnet18_mel").to_dict())
-    assert (ablation.cell_config(base, cells[-1][1]).to_dict()
-            == load_config("ravdess_best").to_dict())
-
-
-def test_plain_recipe_ablation_goes_from_resnet18_mel_to_ravdess_plain():
-    path = REPO / "configs" / "ablations" / "plain_recipe.py"
-    cells = ablation.cells(ablation.load_grid(path))
-    base = config_lib.load_module(path).get_config()
-    load_config = lambda name: config_lib.load_module(REPO / "configs" / f"{name}.py").get_config()
-    assert (ablation.cell_config(base, cells[0][1]).to_dict()
-            == load_config("resnet18_mel").to_dict())
-    assert (ablation.cell_config(base, cells[-1][1]).to_dict()
-            == load_config("ravdess_plain").to_dict())
+    assert ablation.cell_config(base, cells[0][1]).to_dict() == load_config(first).to_dict()
+    assert ablation.cell_config(base, cells[-1][1]).to_dict() == load_config(last).to_dict()
 
 
 def test_ablation_runs_every_cell_and_resumes(tiny_corpus, tmp_path, capsys):
