@@ -3,6 +3,7 @@ checkpoint at the current step and exits 143, and after SIGKILL. Every process o
 run stops at the same step, and checkpoints are written in the background."""
 
 import json
+import logging
 import os
 import signal
 import socket
@@ -205,3 +206,19 @@ def test_a_save_keeps_the_bookkeeping_of_its_step(tmp_path):
     want = {"epoch_sums": {"loss": 1.0, "steps": 1}, "history": []}
     assert ckpts.restore_latest(state)[1] == want
     ckpts.close()
+
+
+def test_a_finished_runs_best_checkpoint_reads_back_quietly(tmp_path, caplog):
+    """Loading a trained model reads `best` without a CheckpointManager, whose read-only mode
+    logged three orbax warnings per workdir into every predict and reevaluate."""
+    assert checkpoints.read_best(tmp_path, {"w": jnp.zeros(3)}) is None
+    ckpts = checkpoints.Checkpoints(tmp_path)
+    for step in (1, 2):
+        ckpts.save_best(step, {"w": jnp.full(3, float(step))}, {"epoch": step})
+    ckpts.wait()
+    ckpts.close()
+    with caplog.at_level(logging.INFO):
+        variables, meta = checkpoints.read_best(tmp_path, {"w": jnp.zeros(3)})
+    np.testing.assert_array_equal(variables["w"], [2.0, 2.0, 2.0])
+    assert meta == {"epoch": 2}
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING], caplog.text

@@ -62,12 +62,10 @@ class Trained:
             return
         self.runner = Runner(self.config)
         state = self.runner.init(load_pretrained=False)
-        ckpts = checkpoints.Checkpoints(workdir / "checkpoints", read_only=True)
         template = {"params": state.params, "model_state": state.model_state}
         if member is not None:  # the ensemble's members stacked on a leading axis
             template = jax.tree.map(lambda x: jnp.zeros((size, *x.shape), x.dtype), template)
-        best = ckpts.restore_best(template)
-        ckpts.close()
+        best = checkpoints.read_best(workdir / "checkpoints", template)
         if best is None:
             raise FileNotFoundError(f"no trained checkpoint in {workdir / 'checkpoints' / 'best'}")
         variables, _ = best

@@ -16,11 +16,9 @@ import orbax.checkpoint as ocp
 
 
 class Checkpoints:
-    def __init__(self, directory: str | Path, *, read_only: bool = False):
+    def __init__(self, directory: str | Path):
         directory = Path(directory).resolve()
-        options = ocp.CheckpointManagerOptions(
-            max_to_keep=1, create=not read_only, read_only=read_only
-        )
+        options = ocp.CheckpointManagerOptions(max_to_keep=1, create=True)
         self.latest = ocp.CheckpointManager(directory / "latest", options=options)
         self.best = ocp.CheckpointManager(directory / "best", options=options)
 
@@ -56,13 +54,7 @@ class Checkpoints:
         step = manager.latest_step()
         if step is None:
             return None
-        abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, template)
-        restored = manager.restore(
-            step,
-            args=ocp.args.Composite(
-                **{name: ocp.args.StandardRestore(abstract), "meta": ocp.args.JsonRestore()}
-            ),
-        )
+        restored = manager.restore(step, args=_restore_args(name, template))
         return restored[name], restored["meta"]
 
     def wait(self) -> None:
@@ -72,3 +64,26 @@ class Checkpoints:
     def close(self) -> None:
         self.latest.close()
         self.best.close()
+
+
+def read_best(directory: str | Path, template):
+    """(variables, meta) of a finished run's best checkpoint, shaped like `template`; None if none.
+
+    Reads without a CheckpointManager: orbax's read-only manager logs three warnings per load.
+    """
+    directory = Path(directory).resolve() / "best"
+    steps = ocp.utils.checkpoint_steps(directory)
+    if not steps:
+        return None
+    with ocp.Checkpointer(ocp.CompositeCheckpointHandler()) as checkpointer:
+        restored = checkpointer.restore(
+            directory / str(max(steps)), args=_restore_args("variables", template)
+        )
+    return restored["variables"], restored["meta"]
+
+
+def _restore_args(name: str, template):
+    abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, template)
+    return ocp.args.Composite(
+        **{name: ocp.args.StandardRestore(abstract), "meta": ocp.args.JsonRestore()}
+    )
