@@ -38,7 +38,8 @@ def load(name: str, corpus, **overrides):
 
 
 @pytest.mark.parametrize("name", [*NEURAL, *CLASSICAL, "efficientnet_b0_mel", "ravdess_best",
-                                  "ravdess_best_ensemble", "ravdess_augmented", "ravdess_plain"])
+                                  "ravdess_best_ensemble", "ravdess_augmented", "ravdess_plain",
+                                  "ravdess_plain_ensemble"])
 def test_every_reference_config_validates(name):
     config = config_lib.load_module(REPO / "configs" / f"{name}.py").get_config()
     config_lib.validate(config)

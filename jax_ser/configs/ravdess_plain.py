@@ -13,11 +13,12 @@ time depends on any recording but the one labelled: jax_ser.predict labels files
 --config.train.ensemble_size=2 trains a 2-seed ensemble in one command (each member as the
 single run of its seed trains with the same threads: fold 0, 2 threads, ensemble 0.699 UA).
 
-Measured on RAVDESS actors 01-20, 5 folds of 4 test actors (2-core CPU, JAX 0.10.2): UA 0.569 ±
-0.062, WA 0.585 ± 0.062, macro-F1 0.568 ± 0.059 over 20 runs (seeds 0-3); 2-seed ensembles
-(--ensemble=2) 0.591 ± 0.052 UA over 5 folds x 2 draws. The plain PyTorch script of the augmented
-recipe scores 0.521 ± 0.080 on the same folds (seeds 0-1), configs/resnet18_mel.py 0.497 ± 0.078.
-Results: results/plain_recipe.md.
+Measured on RAVDESS actors 01-20, 5 folds of 4 test actors (2-core CPU, JAX 0.10.2): UA 0.576 ±
+0.058, WA 0.591 ± 0.060, macro-F1 0.575 ± 0.056 over 40 runs (seeds 0-7); 2-seed ensembles
+(--ensemble=2) 0.594 ± 0.053 UA over 5 folds x 4 draws; 4-seed ensembles
+(configs/ravdess_plain_ensemble.py) 0.606 ± 0.064 over 5 folds x 2 draws. The plain PyTorch script
+of the augmented recipe scores 0.521 ± 0.080 on the same folds (seeds 0-1),
+configs/resnet18_mel.py 0.497 ± 0.078. Results: results/plain_recipe.md.
 """
 
 from pathlib import Path
