@@ -44,18 +44,11 @@ class Checkpoints:
 
     def restore_latest(self, template):
         """(state, meta) of the latest checkpoint, shaped like `template`; None if there is none."""
-        return self._restore(self.latest, "state", template)
-
-    def restore_best(self, template):
-        """(variables, meta) of the best checkpoint; None if none."""
-        return self._restore(self.best, "variables", template)
-
-    def _restore(self, manager, name: str, template):
-        step = manager.latest_step()
+        step = self.latest.latest_step()
         if step is None:
             return None
-        restored = manager.restore(step, args=_restore_args(name, template))
-        return restored[name], restored["meta"]
+        restored = self.latest.restore(step, args=_restore_args("state", template))
+        return restored["state"], restored["meta"]
 
     def wait(self) -> None:
         self.latest.wait_until_finished()
@@ -67,7 +60,8 @@ class Checkpoints:
 
 
 def read_best(directory: str | Path, template):
-    """(variables, meta) of a finished run's best checkpoint, shaped like `template`; None if none.
+    """(variables, meta) of a run's best checkpoint, shaped like `template`; None if none. The
+    loop reads it after `wait`; jax_ser.load reads finished runs.
 
     Reads without a CheckpointManager: orbax's read-only manager logs three warnings per load.
     """

@@ -163,7 +163,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
                 _exit_preempted(ckpts, int(state.step), total_steps)
 
     ckpts.wait()
-    best, best_meta = ckpts.restore_best({"params": state.params, "model_state": state.model_state})
+    best, _ = checkpoints.read_best(
+        workdir / "checkpoints", {"params": state.params, "model_state": state.model_state}
+    )
     state = state.replace(params=best["params"], model_state=best["model_state"])
     results = {
         "best_epoch": meta["best_epoch"],
