@@ -23,6 +23,24 @@ def test_max_pool_matches_flax(shape, window):
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)
 
 
+@pytest.mark.parametrize("shape", [(2, 9, 7, 3), (2, 8, 6, 2), (1, 3, 2, 1)])
+def test_strided_max_pool_equals_flax_bit_for_bit_with_ties(shape):
+    """ResNet's 3x3 stride-2 stem pool on ReLU outputs, where ties are common: the same values
+    and gradients to the bit, so a window's gradient reaches the same (first) maximum."""
+    x = jax.nn.relu(jnp.round(2 * jax.random.normal(jax.random.key(0), shape)) / 2)
+    assert len(np.unique(np.asarray(x))) <= x.size / 2  # plenty of ties
+    weights = jax.random.normal(jax.random.key(1), (shape[0], (shape[1] + 1) // 2,
+                                                     (shape[2] + 1) // 2, shape[3]))
+
+    def grad(pool):
+        return jax.jit(jax.value_and_grad(lambda x: jnp.sum(pool(x) * weights)))(x)
+
+    ours = grad(lambda x: _layers.strided_max_pool(x, 3, 2, 1))
+    flax_ = grad(lambda x: nn.max_pool(x, (3, 3), strides=(2, 2), padding=((1, 1), (1, 1))))
+    for a, b in zip(ours, flax_):
+        np.testing.assert_array_equal(a, b)
+
+
 @pytest.mark.parametrize("kernel, strides, shape", [(3, 1, (2, 9, 7, 5)), (5, 2, (2, 11, 8, 4)),
                                                     (3, 2, (1, 6, 6, 3)), (5, 1, (1, 3, 2, 2))])
 def test_depthwise_conv_matches_grouped_conv(kernel, strides, shape):

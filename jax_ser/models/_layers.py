@@ -3,10 +3,11 @@
 On CPU, XLA lowers a grouped convolution with one channel per group to a generic loop, and the
 gradient of a windowed max-pool to select-and-scatter. Fused shifted slices do the same maths:
 8x faster for EfficientNet's 5x5 depthwise convolutions and 2.4x for a 2x2 max-pool, forward
-and backward. GPUs and TPUs keep the native ops, which their libraries tune. Parameters are the
+and backward; ResNet's 3x3 stride-2 stem pool makes the ResNet18 step 1.06-1.12x faster. GPUs and TPUs keep the native ops, which their libraries tune. Parameters are the
 same arrays as flax's, so checkpoints and ImageNet weights load either way.
 """
 
+import functools
 from typing import Any
 
 import flax.linen as nn
@@ -31,6 +32,59 @@ def max_pool(x, window: tuple[int, int]):
     b, h, w_, c = x.shape
     tiles = x.reshape(b, h // window[0], window[0], w_ // window[1], window[1], c)
     return tiles.max(axis=(2, 4))
+
+
+def strided_max_pool(x, window: int, stride: int, pad: int):
+    """nn.max_pool(x, (window,) * 2, strides=(stride,) * 2, padding=((pad, pad),) * 2) over
+    [B, H, W, C], for overlapping windows such as ResNet's 3x3 stride-2 stem pool. XLA's CPU
+    backend runs that op's gradient as a reduce-window that tracks the index of every maximum
+    (about a tenth of a ResNet18 step); here the forward pass is a maximum of strided slices and
+    the backward pass sends each window's gradient to its first maximum in row-major order, as
+    XLA's select-and-scatter does, adding overlaps in the same order."""
+    if not _on_cpu():
+        return nn.max_pool(x, (window, window), strides=(stride, stride),
+                           padding=((pad, pad), (pad, pad)))
+    return _strided_max_pool(x, window, stride, pad)
+
+
+def _pool_taps(padded, window: int, stride: int):
+    """The window's taps in row-major order: strided slices [B, out_h, out_w, C] of `padded`."""
+    out_h = (padded.shape[1] - window) // stride + 1
+    out_w = (padded.shape[2] - window) // stride + 1
+    return [((i, j), padded[:, i:i + stride * (out_h - 1) + 1:stride,
+                            j:j + stride * (out_w - 1) + 1:stride])
+            for i in range(window) for j in range(window)]
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(1, 2, 3))
+def _strided_max_pool(x, window, stride, pad):
+    return _strided_max_pool_fwd(x, window, stride, pad)[0]
+
+
+def _strided_max_pool_fwd(x, window, stride, pad):
+    padded = jnp.pad(x, ((0, 0), (pad, pad), (pad, pad), (0, 0)), constant_values=-jnp.inf)
+    out = functools.reduce(jnp.maximum, (tap for _, tap in _pool_taps(padded, window, stride)))
+    return out, (padded, out)
+
+
+def _strided_max_pool_bwd(window, stride, pad, residuals, g):
+    padded, out = residuals
+    taken = jnp.zeros(out.shape, bool)
+    pieces = []
+    for (i, j), tap in _pool_taps(padded, window, stride):
+        first = (tap == out) & ~taken  # the first maximum of its window takes the gradient
+        taken = taken | first
+        pieces.append(((i, j), jnp.where(first, g, jnp.zeros_like(g))))
+    grad = jnp.zeros_like(padded)
+    for (i, j), piece in reversed(pieces):  # each input gathers its windows in row-major order
+        rows = (i, padded.shape[1] - i - stride * (out.shape[1] - 1) - 1, stride - 1)
+        cols = (j, padded.shape[2] - j - stride * (out.shape[2] - 1) - 1, stride - 1)
+        grad = grad + jax.lax.pad(piece, jnp.zeros((), g.dtype), [(0, 0, 0), rows, cols,
+                                                                   (0, 0, 0)])
+    return (grad[:, pad:padded.shape[1] - pad, pad:padded.shape[2] - pad],)
+
+
+_strided_max_pool.defvjp(_strided_max_pool_fwd, _strided_max_pool_bwd)
 
 
 class DepthwiseConv(nn.Module):

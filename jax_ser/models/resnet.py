@@ -12,6 +12,7 @@ from typing import Any
 import flax.linen as nn
 import jax.numpy as jnp
 
+from jax_ser.models import _layers
 from jax_ser.models.pretrained import imagenet
 
 ModuleDef = Any
@@ -109,7 +110,7 @@ class Model(nn.Module):
             x = conv(self.width, (3, 3), 1, padding=1, name="conv1")(x)
         x = nn.relu(norm(name="bn1")(x))
         if self.stem == "imagenet":
-            x = nn.max_pool(x, (3, 3), strides=(2, 2), padding=((1, 1), (1, 1)))
+            x = _layers.strided_max_pool(x, 3, 2, 1)
         block = BLOCKS[self.depth]
         for i, num_blocks in enumerate(STAGE_SIZES[self.depth]):
             for j in range(num_blocks):
