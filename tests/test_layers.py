@@ -41,6 +41,42 @@ def test_strided_max_pool_equals_flax_bit_for_bit_with_ties(shape):
         np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.parametrize("batch, kernel, strides, chunked", [(16, 3, 1, True), (24, 1, 2, False),
+                                                             (16, 7, 2, False), (12, 3, 1, False)])
+def test_conv_with_a_chunked_kernel_gradient_equals_xlas(batch, kernel, strides, chunked):
+    """nn.Conv(conv_general_dilated=_layers.conv_general_dilated): the same outputs and input
+    gradient, and a kernel gradient summed over chunks of 8 examples where the output has at
+    least 256 positions per example and the batch splits into chunks (else XLA's, unchanged)."""
+    x = jax.random.normal(jax.random.key(0), (batch, 20, 16, 3))
+    if batch == 24:  # 1x1 stride 2: 80 positions, too few to chunk
+        x = x[:, :, :8]
+    pad = kernel // 2
+
+    def conv(fn):
+        module = nn.Conv(4, (kernel, kernel), strides, padding=pad, use_bias=False,
+                         conv_general_dilated=fn)
+        params = module.init(jax.random.key(1), x)
+        return module, params
+
+    ours, params = conv(_layers.conv_general_dilated)
+    theirs, _ = conv(jax.lax.conv_general_dilated)
+    weights = jax.random.normal(jax.random.key(2), ours.apply(params, x).shape)
+
+    def grads(module):
+        return jax.jit(jax.grad(lambda p, x: jnp.sum(module.apply(p, x) * weights),
+                                argnums=(0, 1)))(params, x)
+
+    np.testing.assert_array_equal(ours.apply(params, x), theirs.apply(params, x))
+    (p_ours, x_ours), (p_theirs, x_theirs) = grads(ours), grads(theirs)
+    np.testing.assert_array_equal(x_ours, x_theirs)
+    kernel_grad = p_theirs["params"]["kernel"]  # sums of 16 x 320 terms: float32 rounding
+    np.testing.assert_allclose(p_ours["params"]["kernel"], kernel_grad, rtol=1e-5,
+                               atol=1e-6 * np.abs(kernel_grad).max())
+    jaxpr = str(jax.make_jaxpr(lambda p: jax.grad(
+        lambda p: jnp.sum(ours.apply(p, x) * weights))(p))(params))
+    assert (f"f32[8,{','.join(map(str, x.shape[1:]))}]" in jaxpr) == chunked  # 8-example chunks
+
+
 @pytest.mark.parametrize("kernel, strides, shape", [(3, 1, (2, 9, 7, 5)), (5, 2, (2, 11, 8, 4)),
                                                     (3, 2, (1, 6, 6, 3)), (5, 1, (1, 3, 2, 2))])
 def test_depthwise_conv_matches_grouped_conv(kernel, strides, shape):

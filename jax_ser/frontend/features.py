@@ -266,7 +266,7 @@ def _in_chunks(fn, waves: jax.Array, size: int) -> jax.Array:
     the values are the same up to float rounding. On CPU a whole batch's frames, spectrum and
     power overflow the cache between passes; a few clips' stay in it, which halves the time of a
     log-mel of 32 clips (benchmarks.features_speed)."""
-    if waves.shape[0] <= size:
+    if not isinstance(waves.shape[0], int) or waves.shape[0] <= size:  # symbolic: jax.export
         return fn(waves)
     b = waves.shape[0]
     padded = jnp.pad(waves, ((0, -b % size), (0, 0)))

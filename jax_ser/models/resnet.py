@@ -93,7 +93,8 @@ class Model(nn.Module):
         if self.stem not in ("imagenet", "small"):
             raise ValueError(f"unknown stem {self.stem!r}; known: 'imagenet', 'small'")
         conv = functools.partial(
-            nn.Conv, use_bias=False, kernel_init=conv_init, dtype=self.dtype, padding=0
+            nn.Conv, use_bias=False, kernel_init=conv_init, dtype=self.dtype, padding=0,
+            conv_general_dilated=_layers.conv_general_dilated,
         )
         norm = functools.partial(
             nn.BatchNorm,
