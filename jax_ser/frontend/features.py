@@ -242,6 +242,10 @@ FEATURES = {
 }
 
 
+# Inputs the model takes as they come (no frames, no spectrum).
+RAW_INPUTS = ("waveform", "precomputed")
+
+
 def _check_name(name: str) -> None:
     if name not in FEATURES:
         raise ValueError(f"unknown feature {name!r}; valid names: {', '.join(FEATURES)}")
@@ -256,7 +260,7 @@ def compute(waves: jax.Array, cfg: Any) -> jax.Array:
     _check_name(cfg["name"])
     settings = _settings(cfg)
     fn = functools.partial(FEATURES[cfg["name"]][0], s=settings)
-    if cfg["name"] in ("waveform", "precomputed") or jax.default_backend() != "cpu":
+    if cfg["name"] in RAW_INPUTS or jax.default_backend() != "cpu":
         return fn(waves)
     return _in_chunks(fn, waves, max(1, CPU_CHUNK_SAMPLES // waves.shape[-1]))
 
@@ -282,7 +286,7 @@ def num_features(cfg: Any) -> int:
 
 def num_frames(num_samples: int, cfg: Any) -> int:
     """T of compute(waves, cfg) for waves of num_samples: centred frames of n_fft every hop."""
-    if cfg["name"] in ("waveform", "precomputed"):  # precomputed: num_samples counts frames
+    if cfg["name"] in RAW_INPUTS:  # precomputed: num_samples counts frames
         return num_samples
     s = _settings(cfg)
     return 1 + (num_samples + 2 * (s["n_fft"] // 2) - s["n_fft"]) // s["hop_length"]
@@ -344,7 +348,7 @@ def check_config(config) -> None:
             f"config.features.normalize: {config.features.normalize!r} is not one of "
             f"{', '.join(NORMALIZATIONS)}"
         )
-    if config.features.mask_padding and config.features.name in ("waveform", "precomputed"):
+    if config.features.mask_padding and config.features.name in RAW_INPUTS:
         raise ConfigError(
             "config.features.mask_padding leaves padded frames out of spectral features; "
             f"features.name={config.features.name} has no frames to mask"
@@ -352,8 +356,7 @@ def check_config(config) -> None:
     if config.features.log_offset < 0:
         raise ConfigError("config.features.log_offset must be >= 0 (0: floor the power at "
                           "1e-10 instead)")
-    if config.features.normalize == "speaker" and config.features.name in ("waveform",
-                                                                            "precomputed"):
+    if config.features.normalize == "speaker" and config.features.name in RAW_INPUTS:
         raise ConfigError(
             "config.features.normalize=speaker standardises spectral feature bands per speaker; "
             f"features.name={config.features.name} has none"
