@@ -13,6 +13,7 @@ import torch
 
 from benchmarks import (
     common,
+    conv_speed,
     cpu_layers_speed,
     ensemble_speed,
     features_speed,
@@ -60,6 +61,20 @@ def test_cpu_layers_speed(capsys):
     figures = cpu_layers_speed.benchmark(batch=2, seconds=0.5, steps=1, models=("cnn",))
     assert_positive(figures["cnn"])
     assert "cnn: ratio jax_ser/flax_ops: " in capsys.readouterr().out
+
+
+def test_conv_speed_times_every_convolution_of_resnet18(capsys):
+    """ResNet18 uses 20 convolutions (stem, 16 in its blocks, 3 shortcuts), read from the model;
+    each shape is timed in both frameworks."""
+    config = common.load_config(conv_speed.REPO / conv_speed.CONFIG)
+    config.data.clip_seconds = 0.5
+    convs = conv_speed.resnet_convs(config, batch=2)
+    assert sum(convs.values()) == 20
+    assert {spec[2:] for spec in convs} == {(7, 2, 3), (3, 1, 1), (3, 2, 1), (1, 2, 0)}
+    figures = conv_speed.benchmark(batch=2, seconds=0.5, steps=1)
+    assert_positive(figures)
+    assert "resnet18 convolutions, forward and backward: ratio jax_ser/pytorch: " in (
+        capsys.readouterr().out)
 
 
 def test_ensemble_speed(capsys):
