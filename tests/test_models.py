@@ -1,6 +1,7 @@
 """Heads and from-scratch models: shapes, parameter counts, train/eval modes, masks, cropping, and
 learning a small separable problem in 100 Adam steps."""
 
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -8,7 +9,7 @@ import optax
 import pytest
 
 from jax_ser import models
-from jax_ser.models import bilstm, cnn, heads, lstm_dense, mlp, q2l
+from jax_ser.models import bilstm, cnn, heads, lstm, lstm_dense, mlp, q2l
 
 B, T, F, C = 32, 50, 20, 4
 
@@ -283,6 +284,61 @@ def test_q2l_pre_norm_and_depth():
     frames = jax.ShapeDtypeStruct((2, 10, 8), jnp.float32)
     params = abstract_variables(head, frames)["params"]
     assert {"layer0", "layer1", "layer2", "final_norm"} <= set(params)
+
+
+class FlaxBiLSTM(nn.Module):
+    """bilstm.BiLSTMEncoder(hidden, 2 layers) from flax's nn.RNN(nn.OptimizedLSTMCell)."""
+
+    hidden: int
+
+    @nn.compact
+    def __call__(self, x):
+        for i in range(2):
+            x = nn.Bidirectional(nn.RNN(nn.OptimizedLSTMCell(self.hidden, name=f"forward{i}")),
+                                 nn.RNN(nn.OptimizedLSTMCell(self.hidden, name=f"backward{i}")))(x)
+        return x
+
+
+class FlaxLastState(nn.Module):
+    """lstm_dense's LSTM from flax: the last state of one direction."""
+
+    hidden: int
+
+    @nn.compact
+    def __call__(self, x):
+        cell = nn.OptimizedLSTMCell(self.hidden, name="lstm")
+        return nn.RNN(cell, return_carry=True)(x)[0][1]
+
+
+class LastState(nn.Module):
+    hidden: int
+
+    @nn.compact
+    def __call__(self, x):
+        params = lstm.LSTMParams(self.hidden, name="lstm")(x.shape[-1])
+        return lstm.lstm(x, [params], reverse=(False,))[0][:, -1]
+
+
+@pytest.mark.parametrize("ours, theirs", [
+    (bilstm.BiLSTMEncoder(6, num_layers=2, dropout=0.0), FlaxBiLSTM(6)),
+    (LastState(6), FlaxLastState(6)),
+], ids=["bilstm", "last_state"])
+def test_lstm_layers_are_flaxs_lstm_cell_computed_faster(ours, theirs):
+    """jax_ser.models.lstm: the same parameters (names, shapes, initial values), outputs and
+    gradients as flax's nn.RNN(nn.OptimizedLSTMCell), so old checkpoints load and train alike."""
+    x = jax.random.normal(jax.random.key(1), (3, 7, 5))
+    params = theirs.init(jax.random.key(0), x)["params"]
+    jax.tree.map(np.testing.assert_array_equal, ours.init(jax.random.key(0), x)["params"], params)
+    out = ours.apply({"params": params}, x)
+    np.testing.assert_allclose(out, theirs.apply({"params": params}, x), atol=1e-6)
+    probe = jax.random.normal(jax.random.key(2), out.shape)
+
+    def grads(module):
+        loss = lambda p, x: jnp.vdot(module.apply({"params": p}, x), probe)
+        return jax.grad(loss, argnums=(0, 1))(params, x)
+
+    jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, atol=1e-5), grads(ours),
+                 grads(theirs))
 
 
 def test_crop_frames():

@@ -8,6 +8,8 @@ usual regulariser for recurrent nets on small corpora.
 import flax.linen as nn
 import jax.numpy as jnp
 
+from jax_ser.models import lstm
+
 POOLINGS = ("mean", "last")
 
 
@@ -23,10 +25,9 @@ class BiLSTMEncoder(nn.Module):
         for i in range(self.num_layers):
             if i > 0:
                 x = nn.Dropout(self.dropout, deterministic=not train)(x)
-            x = nn.Bidirectional(
-                nn.RNN(nn.OptimizedLSTMCell(self.hidden, name=f"forward{i}")),
-                nn.RNN(nn.OptimizedLSTMCell(self.hidden, name=f"backward{i}")),
-            )(x)
+            params = [lstm.LSTMParams(self.hidden, name=f"{way}{i}")(x.shape[-1])
+                      for way in ("forward", "backward")]
+            x = jnp.concatenate(lstm.lstm(x, params, reverse=(False, True)), axis=-1)
         return x
 
 

@@ -13,6 +13,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from jax_ser.models import lstm
+
 
 def crop_frames(feats: jax.Array, length: int, rng: jax.Array | None) -> jax.Array:
     """[B, T, F] -> [B, length, F]: random windows per utterance with `rng`, else the centre one."""
@@ -45,7 +47,8 @@ class Model(nn.Module):
         if self.standardize:  # MFCC c0 is ~100x c14: unscaled, it saturates the LSTM's gates
             x = nn.BatchNorm(use_running_average=not train, use_scale=False, use_bias=False,
                              momentum=0.9, epsilon=1e-5, axis_name=None, name="standardize")(x)
-        (_, x), _ = nn.RNN(nn.OptimizedLSTMCell(self.hidden, name="lstm"), return_carry=True)(x)
+        params = lstm.LSTMParams(self.hidden, name="lstm")(x.shape[-1])
+        x = lstm.lstm(x, [params], reverse=(False,))[0][:, -1]  # the last state
         x = nn.Dropout(self.dropout, deterministic=not train)(x)
         for i, width in enumerate(self.dense):
             x = nn.relu(nn.Dense(width, name=f"dense{i}")(x))
