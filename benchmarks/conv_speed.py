@@ -10,6 +10,11 @@ jax_ser's side is what the train step runs, `_layers.conv_general_dilated` (on C
 gradient is summed over chunks of 8 examples), jitted; PyTorch's is F.conv2d on the same NCHW
 data. Each shape is timed forward alone and forward plus both gradients, and the totals weight
 each shape by how often the model uses it.
+
+With more than one thread, read the rows one by one: XLA runs the 32- and 64-channel convolutions
+on one thread wherever they are, but the 128- and 256-channel ones, called alone again and again
+as here, often got one thread too, where inside a compiled step (or a chain of them in one jitted
+function) they use two. One core has no such effect.
 """
 
 import collections
