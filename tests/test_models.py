@@ -202,6 +202,9 @@ def test_default_models_are_the_reports_sizes():
 
 def test_registry_finds_every_model():
     assert {"cnn", "bilstm", "lstm_dense", "mlp", "q2l"} <= set(models.names())
+    # every name but scikit-learn's family is a Flax Model: the building blocks several models
+    # share (heads, lstm) are not listed
+    assert [n for n in models.names() if not hasattr(models.module(n), "Model")] == ["classical"]
     model = models.build({"name": "lstm_dense", "init": "random", "hidden": 8}, num_classes=5)
     assert isinstance(model, lstm_dense.Model) and model.num_classes == 5
 

@@ -13,7 +13,7 @@ import re
 from jax_ser.errors import ConfigError
 
 NON_MODEL_FIELDS = ("name", "init")
-SHARED = ("heads",)  # building blocks of several models, not models
+SHARED = ("heads", "lstm")  # building blocks of several models, not models
 # A hub id such as facebook/wav2vec2-base, fetched where there is network.
 HUB_ID = re.compile(r"[\w-]+/[\w.-]+")
 
