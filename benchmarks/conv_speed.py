@@ -31,6 +31,7 @@ from absl import app, flags
 
 from benchmarks import common
 from jax_ser import models
+from jax_ser.data import precomputed
 from jax_ser.frontend import features
 from jax_ser.models import _layers
 
@@ -40,8 +41,7 @@ CONFIG = "configs/resnet18_mel.py"
 
 def resnet_convs(config, batch: int) -> collections.Counter:
     """{(input NHWC shape, out channels, kernel, stride, padding): uses} of the config's model."""
-    frames = features.num_frames(int(config.data.clip_seconds * config.data.sample_rate),
-                                 config.features)
+    frames = features.num_frames(precomputed.input_shape(config)[0], config.features)
     feats = jnp.zeros((batch, frames, features.num_features(config.features)), jnp.float32)
     model = models.build(config.model, num_classes=8)
     convs = collections.Counter()
