@@ -190,3 +190,16 @@ def test_logistic_regression_on_mfcc_is_between_chance_and_perfect(corpus):
         predicted = model.predict(scaler.transform(features[test]))
     unweighted_accuracy = balanced_accuracy_score(labels[test], predicted)
     assert 0.30 <= unweighted_accuracy <= 0.80
+
+
+def test_the_corpus_reader_makes_the_corpus_on_first_use(tmp_path, monkeypatch):
+    """data.corpus=synthetic with no root and an empty cache (a new user's first run) generates
+    the corpus into the cache, then reads it."""
+    from jax_ser.data import corpora
+
+    monkeypatch.setenv("JAX_SER_CACHE", str(tmp_path))
+    original = synthetic.generate
+    monkeypatch.setattr(synthetic, "generate", lambda root: original(root, num_speakers=2))
+    utterances = corpora.read("synthetic", None)
+    assert (tmp_path / "synthetic_v1" / "COMPLETE").is_file()
+    assert len({u.speaker for u in utterances}) == 2 and len(utterances) == 120

@@ -15,8 +15,6 @@ def default_root() -> str:
 def read(root: str | None) -> list[Utterance]:
     root = root or default_root()
     if not os.path.isfile(os.path.join(root, MARKER)):
-        from jax_ser import (
-            synthetic,  # numpy generator; only needed when the cache is empty
-        )
+        from jax_ser.data import synthetic  # the generator, needed only when the cache is empty
         synthetic.generate(root)
     return ravdess.read_tree(root, "synthetic")
