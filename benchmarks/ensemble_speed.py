@@ -17,7 +17,7 @@ import numpy as np
 
 from benchmarks import common
 from jax_ser.frontend import features
-from jax_ser.train import trainer
+from jax_ser.train import state, trainer
 
 
 def ensemble_step(config, size: int, waves: np.ndarray, targets: np.ndarray, vectorize=None):
@@ -73,7 +73,9 @@ def main():
     p.add_argument("--vectorize", action=argparse.BooleanOptionalAction, default=None,
                    help="vmap the members (default: on GPU and TPU, not on CPU)")
     args = p.parse_args()
-    benchmark(common.load_config(args.config), [int(k) for k in args.sizes.split(",")],
+    config = common.load_config(args.config)
+    state.use_cpu_devices(config)  # as training splits its batches
+    benchmark(config, [int(k) for k in args.sizes.split(",")],
               args.epoch_clips, args.repeats, args.config, args.vectorize)
 
 

@@ -14,6 +14,8 @@ PyTorch's is reference_recipe.train_epoch on the script's own decoded waves of t
 utterances (windows in the loop, features and eager step). Neither validates. The first epoch of
 each (compilation, warm-up) is not timed; the figures are medians over the timed epochs.
 Without --root the built-in synthetic corpus (480 clips, written to a temporary folder) is used.
+jax_ser splits its batches over the config's train.cpu_devices (ravdess_augmented: one device per
+core), as training does.
 """
 
 import argparse
@@ -25,7 +27,7 @@ import torch
 
 from benchmarks import common, reference_recipe
 from jax_ser.data import batches, labels, load, synthetic
-from jax_ser.train import trainer
+from jax_ser.train import state, trainer
 
 
 def jax_epochs(config, waves, targets):
@@ -97,6 +99,7 @@ def main():
     args = p.parse_args()
     config = common.load_config(args.config)
     config.data.corpus = args.corpus
+    state.use_cpu_devices(config)  # as training splits its batches
     with tempfile.TemporaryDirectory() as tmp:
         config.data.root = args.root or f"{tmp}/synthetic"
         if not args.root:

@@ -24,7 +24,7 @@ from ml_collections import config_flags
 from jax_ser import errors
 from jax_ser.config import cli
 from jax_ser.models.pretrained import hf_checkpoint
-from jax_ser.train import ablation
+from jax_ser.train import ablation, state
 
 
 def main(argv):
@@ -41,6 +41,7 @@ def main(argv):
                 print(f"{index}\t{name}")
             return 0
         hf_checkpoint.prefetch(FLAGS.config.model)  # no network: say so before any data
+        state.use_cpu_devices(FLAGS.config)
         if workdir is None:
             workdir = cli.default_workdir(config_file, "ablate")
             print(f"workdir {workdir} (resume with --workdir={workdir})", flush=True)

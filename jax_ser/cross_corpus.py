@@ -32,6 +32,7 @@ from jax_ser import errors
 from jax_ser.config import cli
 from jax_ser.models.pretrained import hf_checkpoint
 from jax_ser.train import cross_corpus as matrix
+from jax_ser.train import state
 
 
 def main(argv):
@@ -42,6 +43,7 @@ def main(argv):
     workdir = FLAGS.workdir
     try:
         hf_checkpoint.prefetch(FLAGS.config.model)  # no network: say so before any data
+        state.use_cpu_devices(FLAGS.config)
         if workdir is None:
             workdir = cli.default_workdir(FLAGS["config"].config_filename, "cross_corpus")
             print(f"workdir {workdir} (resume with --workdir={workdir})", flush=True)

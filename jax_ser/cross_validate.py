@@ -32,6 +32,7 @@ from jax_ser.config import cli
 from jax_ser.errors import ConfigError, DataError
 from jax_ser.evaluate import tables
 from jax_ser.models.pretrained import hf_checkpoint
+from jax_ser.train import state
 from jax_ser.train.cross_validation import cross_validate, seed_ensembles
 
 
@@ -42,6 +43,7 @@ def main(argv):
     workdir = flags.FLAGS.workdir
     try:
         hf_checkpoint.prefetch(flags.FLAGS.config.model)  # no network: say so before any data
+        state.use_cpu_devices(flags.FLAGS.config)
         if workdir is None:
             workdir = cli.default_workdir(flags.FLAGS["config"].config_filename, "cross_validate")
             print(f"workdir {workdir} (resume with --workdir={workdir})", flush=True)

@@ -52,7 +52,9 @@ def main(argv):
         hf_checkpoint.prefetch(config.model)  # no network: say so before the data loads
         # Imported here: the flag parser refuses a mistyped or ill-typed override before main
         # runs, and that error should not wait for TensorFlow's import (seconds).
-        from jax_ser.train import loop
+        from jax_ser.train import loop, state
+
+        state.use_cpu_devices(config)
 
         if workdir is None:
             workdir = cli.default_workdir(flags.FLAGS["config"].config_filename)

@@ -119,6 +119,24 @@ def test_fsdp_spec_splits_the_largest_divisible_dimension():
     assert state_lib.fsdp_spec((1 << 20,), 1) == P()  # data parallel
 
 
+@pytest.mark.parametrize("asked, batch, accum, cores, devices", [
+    (0, 32, 1, 2, 2), (0, 32, 1, 1, 1), (0, 32, 1, 8, 4), (0, 32, 2, 2, 2), (0, 32, 4, 2, 1),
+    (0, 12, 1, 2, 1), (0, 24, 1, 5, 3), (3, 32, 1, 2, 3), (1, 32, 1, 8, 1)])
+def test_cpu_devices_are_cores_with_8_examples_each(asked, batch, accum, cores, devices):
+    """train.cpu_devices=0: one CPU device per core, as many as split a micro-batch evenly with
+    at least 8 examples each; a number asks for that many."""
+    c = distributed_worker.config()
+    c.train.cpu_devices, c.train.batch_size, c.train.grad_accum_steps = asked, batch, accum
+    assert state_lib.cpu_devices(c, cores) == devices
+
+
+def test_cpu_devices_refuses_a_negative_count():
+    c = distributed_worker.config()
+    c.train.cpu_devices = -1
+    with pytest.raises(errors.ConfigError, match="cpu_devices"):
+        state_lib.cpu_devices(c)
+
+
 def accumulation_config(accum: int):
     c = distributed_worker.config()
     with c.unlocked():  # no batch statistics: the micro-batches' mean gradient is the batch's

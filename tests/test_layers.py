@@ -1,5 +1,10 @@
 """The CPU-fast pooling and depthwise convolution equal flax's ops, values and gradients."""
 
+import json
+import os
+import subprocess
+import sys
+
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -7,6 +12,7 @@ import numpy as np
 import pytest
 
 from jax_ser.models import _layers
+from tests.e2e import REPO
 
 
 def value_and_grad(fn, x):
@@ -95,3 +101,19 @@ def test_depthwise_conv_matches_grouped_conv(kernel, strides, shape):
                     for m in (ours, grouped)]
     np.testing.assert_allclose(weight_grads[0]["params"]["kernel"],
                                weight_grads[1]["params"]["kernel"], rtol=1e-5, atol=1e-5)
+
+
+def test_chunked_loops_keep_a_batch_split_over_two_devices_on_them(tmp_path):
+    """With the batch split over two CPU devices (train.cpu_devices=2), each chunk of the kernel
+    gradient takes 8 examples of each device's half, and each device computes its own examples'
+    features: the same numbers, and no device gathers the other's examples (a 1.25x slower step)."""
+    out = tmp_path / "out.json"
+    env = {**os.environ, "JAX_PLATFORMS": "cpu", "JAX_NUM_CPU_DEVICES": "2"}
+    done = subprocess.run([sys.executable, "-m", "tests.two_devices_worker", str(out)], cwd=REPO,
+                          env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    got = json.loads(out.read_text())
+    assert got["devices"] == 2
+    assert got["chunks"] == [[*range(8), *range(16, 24)], [*range(8, 16), *range(24, 32)]]
+    assert got["kernel_grad_error"] < 1e-5 and not got["kernel_grad_gathers"]
+    assert got["features_error"] < 1e-4 and not got["features_gather"]

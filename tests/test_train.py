@@ -61,14 +61,15 @@ def test_rerun_of_a_finished_run_does_not_train_again(trained, tiny_corpus):
 
 
 def test_two_simulated_devices_give_the_same_losses(trained, tiny_corpus, tmp_path):
-    """The batch split over two devices computes the same step. Adam amplifies reduction-order
-    differences (1e-7) to ~1e-2 within a few epochs, so the first epoch is compared: its 18 steps'
-    mean loss and the validation loss of the weights they produce. The learning rate is still
-    warming up then, identically for a 1-epoch and the reference 8-epoch run."""
+    """The batch split over two CPU devices (train.cpu_devices=2) computes the same step. Adam
+    amplifies reduction-order differences (1e-7) to ~1e-2 within a few epochs, so the first
+    epoch is compared: its 18 steps' mean loss and the validation loss of the weights they
+    produce. The learning rate is still warming up then, identically for a 1-epoch and the
+    reference 8-epoch run."""
     _, reference = trained
     done = run_cli(
-        cli_args(tiny_corpus, tmp_path / "two", "--config.train.num_epochs=1"),
-        env={"XLA_FLAGS": "--xla_force_host_platform_device_count=2"},
+        cli_args(tiny_corpus, tmp_path / "two", "--config.train.num_epochs=1",
+                 "--config.train.cpu_devices=2"),
     )
     assert done.returncode == 0, done.stderr[-3000:]
     two = json.loads((tmp_path / "two" / "metrics.json").read_text())

@@ -16,6 +16,7 @@ DATA_LOCATION = ("data.source", "data.data_dir")
 # Keys that may change between a run and its resumption without changing its results.
 RESUMABLE_CHANGES = (
     "train.progress_bar", "data.num_workers", "data.cache_dir", "train.fsdp",
+    "train.cpu_devices",
     "eval.temperature_scaling",  # reporting only
     *DATA_LOCATION,
 )

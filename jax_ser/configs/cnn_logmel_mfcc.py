@@ -21,4 +21,5 @@ def get_config():
     config.features.n_mels = 64
     config.features.n_mfcc = 40
     config.train.num_epochs = 30
+    config.train.cpu_devices = 0  # on CPU, one device per core: a faster step
     return config

@@ -29,4 +29,5 @@ def get_config():
     config.augment.spec_freq_mask_width = 16
     config.augment.mixup_alpha = 0.2
     config.eval.crops = 5
+    config.train.cpu_devices = 0  # on CPU, one device per core: a faster step
     return config

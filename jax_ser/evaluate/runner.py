@@ -90,7 +90,8 @@ class Runner:
         b, k = wave.shape[:2]
         if stats is not None:  # the same speaker's statistics for each crop
             stats = jnp.repeat(stats, k, axis=0)
-        return frontend.compute(wave.reshape(b * k, *wave.shape[2:]), self.feature_config, stats)
+        return frontend.compute(wave.reshape(b * k, *wave.shape[2:]), self.feature_config, stats,
+                                self.mesh)
 
     def _eval_step(self, state, batch):
         b, k = batch["wave"].shape[:2]

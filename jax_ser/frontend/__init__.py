@@ -2,13 +2,31 @@
 augmentation of training batches (augment.py), all inside the jitted steps."""
 
 import jax
+from jax.sharding import PartitionSpec as P
 
 from jax_ser.frontend import features
 
 
-def compute(waves: jax.Array, feature_config: dict, speaker_stats=None) -> jax.Array:
+def compute(waves: jax.Array, feature_config: dict, speaker_stats=None,
+            mesh: jax.sharding.Mesh | None = None) -> jax.Array:
     """Waveforms [B, N] -> normalised features [B, T, F], inside the jitted step.
-    `speaker_stats` [B, 2, F]: each example's speaker statistics, for normalize=speaker."""
+    `speaker_stats` [B, 2, F]: each example's speaker statistics, for normalize=speaker.
+
+    With the `mesh` whose devices split the batch axis (all its axes, as the trainer and the
+    runner split it), each device computes its own examples' features: every step here is per
+    example, and XLA's partitioner would otherwise gather the whole batch's frames on every
+    device for the FFT."""
+    if mesh is None or mesh.size == 1 or waves.shape[0] % mesh.size:
+        return _compute(waves, feature_config, speaker_stats)
+    batch = P(mesh.axis_names)
+    if speaker_stats is None:
+        return jax.shard_map(lambda w: _compute(w, feature_config), mesh=mesh,
+                             in_specs=batch, out_specs=batch)(waves)
+    return jax.shard_map(lambda w, s: _compute(w, feature_config, s), mesh=mesh,
+                         in_specs=(batch, batch), out_specs=batch)(waves, speaker_stats)
+
+
+def _compute(waves: jax.Array, feature_config: dict, speaker_stats=None) -> jax.Array:
     feats = features.compute(waves, feature_config)
     valid = (features.valid_frames(waves, feature_config)
              if feature_config.get("mask_padding", False) else None)

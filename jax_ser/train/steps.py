@@ -12,7 +12,7 @@ from jax_ser.frontend import augment
 from jax_ser.train import losses
 
 
-def make_train_step(config, model, class_weights, feature_config: dict):
+def make_train_step(config, model, class_weights, feature_config: dict, mesh=None):
     """train_step(state, batch, resize=None, seed=config.seed) -> (state, metrics). `resize`,
     static, is the (frames_scale, features_scale) of a train.progressive_resizing stage: the step
     then feeds the model its feature maps resized so (augment.resize), after augmentation; None
@@ -23,7 +23,7 @@ def make_train_step(config, model, class_weights, feature_config: dict):
     augment_config = augment.settings(config)  # None: every augmentation off
 
     def features_of(waves, stats):
-        return frontend.compute(waves, feature_config, stats)
+        return frontend.compute(waves, feature_config, stats, mesh)
 
     def train_inputs(batch, rng):
         """Features and targets of a training batch, augmented where config.augment says."""

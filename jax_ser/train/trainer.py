@@ -42,7 +42,7 @@ class Trainer:
         if class_weights is None:
             class_weights = np.ones(len(run.class_names), np.float32)
         step = steps.make_train_step(config, run.model, jnp.asarray(class_weights),
-                                     run.feature_config)
+                                     run.feature_config, run.mesh)
         self.ensemble_size = k = config.train.ensemble_size
         self.seeds = [config.seed + i for i in range(k)]
         self.train_state_sharding, self.batch_sharding = run.state_sharding, run.data_sharding

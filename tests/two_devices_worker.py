@@ -1,0 +1,63 @@
+"""The CPU chunked loops on a batch split over two devices, run by tests/test_layers.py in a
+process with two CPU devices (`JAX_NUM_CPU_DEVICES=2 python -m tests.two_devices_worker OUT`):
+writes to OUT.json what each split computes, against the same maths on an unsplit batch, and
+whether XLA gathered the batch onto every device to compute it."""
+
+import json
+import sys
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.sharding import NamedSharding
+from jax.sharding import PartitionSpec as P
+
+from jax_ser import frontend
+from jax_ser.models import _layers
+
+
+def kernel_grads(mesh):
+    """The chunked kernel gradient of a 3x3 convolution on 32 examples split over the devices,
+    and XLA's on the whole batch."""
+    x = jax.random.normal(jax.random.key(0), (32, 20, 16, 3))
+    weights = jax.random.normal(jax.random.key(2), (32, 20, 16, 4))
+
+    def grad(fn):
+        module = nn.Conv(4, (3, 3), padding=1, use_bias=False, conv_general_dilated=fn)
+        params = module.init(jax.random.key(1), x[:1])
+        return jax.jit(jax.grad(lambda p, x: jnp.sum(module.apply(p, x) * weights)),
+                       in_shardings=(None, NamedSharding(mesh, P("data")))), params
+
+    ours, params = grad(_layers.conv_general_dilated)
+    theirs, _ = grad(jax.lax.conv_general_dilated)
+    return (ours(params, x)["params"]["kernel"], theirs(params, x)["params"]["kernel"],
+            ours.lower(params, x).compile().as_text())
+
+
+def log_mels(mesh):
+    """Log-mel features of 32 clips split over the devices (frontend.compute with the mesh)
+    and of the whole batch on one."""
+    config = {"name": "log_mel", "sample_rate": 16000, "n_fft": 512, "hop_length": 160,
+              "n_mels": 40, "normalize": "utterance"}
+    waves = np.asarray(jax.random.normal(jax.random.key(3), (32, 8000)))
+    split = jax.jit(lambda w: frontend.compute(w, config, mesh=mesh),
+                    in_shardings=NamedSharding(mesh, P("data")))
+    return split(waves), frontend.compute(waves, config), split.lower(waves).compile().as_text()
+
+
+def main(out: str):
+    mesh = jax.make_mesh((jax.device_count(),), ("data",),
+                         axis_types=(jax.sharding.AxisType.Auto,))  # as the trainer's
+    ours, theirs, hlo = kernel_grads(mesh)
+    feats, whole, feats_hlo = log_mels(mesh)
+    chunks = np.asarray(_layers._chunks(jnp.arange(32), 8)).tolist()
+    json.dump({"devices": jax.device_count(), "chunks": chunks,
+               "kernel_grad_error": float(jnp.abs(ours - theirs).max() / jnp.abs(theirs).max()),
+               "kernel_grad_gathers": "all-gather" in hlo,
+               "features_error": float(jnp.abs(feats - whole).max()),
+               "features_gather": "all-gather" in feats_hlo}, open(out, "w"))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
