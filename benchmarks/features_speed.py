@@ -3,8 +3,10 @@
   python -m benchmarks.features_speed [--batch 32] [--seconds 3] [--repeats 15]
 
 The settings are the config defaults (16 kHz, n_fft 512, window 400, hop 160, 128 mel bands,
-top_db 80, 40 MFCCs). jax_ser computes a whole batch in one jitted call, as in the training step;
-librosa is timed one clip at a time, as feature scripts call it, and on the batch as one 2-D array.
+top_db 80, 40 MFCCs). jax_ser computes a whole batch in one jitted call, as in the training step:
+split over the devices JAX has, each computing its own clips (`JAX_NUM_CPU_DEVICES=2`: one per
+core, as the CNN configs train). librosa is timed one clip at a time, as feature scripts call it,
+and on the batch as one 2-D array.
 """
 
 import functools
@@ -12,10 +14,13 @@ import functools
 import jax
 import librosa
 from absl import app, flags
+from jax.sharding import NamedSharding
+from jax.sharding import PartitionSpec as P
 
 from benchmarks import common
 from jax_ser import config as config_lib
-from jax_ser.frontend import features
+from jax_ser import frontend
+from jax_ser.train import state
 
 
 def librosa_kwargs(fc) -> dict:
@@ -39,10 +44,12 @@ def benchmark(*, batch: int = 32, seconds: float = 3.0, repeats: int = 15) -> di
     them as {feature: {implementation or "ratio": value}}."""
     fc = config_lib.base_config(model=dict(name="resnet")).features
     clips = common.speech_clips(batch, seconds)
-    waves = jax.device_put(clips)
+    mesh = state.make_mesh(1)  # the trainer's: the batch split over every device
+    waves = jax.device_put(clips, NamedSharding(mesh, P(mesh.axis_names)))
     rows, figures = [], {}
     for name, reference in (("log_mel", librosa_log_mel), ("mfcc", librosa_mfcc)):
-        jitted = jax.jit(functools.partial(features.compute, cfg={**fc.to_dict(), "name": name}))
+        cfg = {**fc.to_dict(), "name": name, "normalize": "none"}
+        jitted = jax.jit(functools.partial(frontend.compute, feature_config=cfg, mesh=mesh))
         ours, per_clip, batched = common.compare({
             "ours": lambda: jitted(waves),
             "per_clip": lambda: [reference(c, fc) for c in clips],

@@ -189,8 +189,12 @@ def test_the_plain_script_ablations_last_row_is_the_script_in_jax_ser():
     cells = ablation.cells(ablation.load_grid(path))
     last = ablation.cell_config(load_module(path).get_config(), cells[-1][1])
     recipe = reference_recipe.recipe_config()
+    layout = {"cpu_devices"}  # how the batch lies on the devices, not the recipe
     for section in ("features", "model", "augment", "train"):
-        assert last[section].to_dict() == recipe[section].to_dict(), section
+        ours, script = (
+            {k: v for k, v in c[section].to_dict().items() if k not in layout}
+            for c in (last, recipe))
+        assert ours == script, section
     for key in ("clip_seconds", "trim_db", "normalize", "sample_rate"):
         assert last.data[key] == recipe.data[key], key
     assert last.eval.crops == recipe.eval.crops == 1
