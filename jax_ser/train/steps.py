@@ -19,7 +19,8 @@ def make_train_step(config, model, class_weights, feature_config: dict, mesh=Non
     leaves them at the full size, as evaluation always sees them. A batch carries
     "speaker_stats" where features.normalize=speaker. A step whose loss or gradients are not
     finite changes nothing. `seed` draws the step's dropout and augmentation (an ensemble
-    member's own)."""
+    member's own). `mesh`: the devices the batch is split over, each computing its own
+    examples' features (frontend.compute)."""
     augment_config = augment.settings(config)  # None: every augmentation off
 
     def features_of(waves, stats):
