@@ -137,6 +137,19 @@ def test_cpu_devices_refuses_a_negative_count():
         state_lib.cpu_devices(c)
 
 
+def test_cpu_devices_once_jax_has_started_are_kept_with_a_warning(monkeypatch, caplog):
+    """A caller that ran a JAX operation before use_cpu_devices keeps its devices: a warning,
+    not a crash."""
+    monkeypatch.delenv("JAX_NUM_CPU_DEVICES", raising=False)
+    monkeypatch.setenv("XLA_FLAGS", "")
+    c = distributed_worker.config()
+    c.train.cpu_devices = 2
+    before = jax.device_count()
+    state_lib.use_cpu_devices(c)
+    assert jax.device_count() == before
+    assert "train.cpu_devices=2 not applied" in caplog.text
+
+
 def accumulation_config(accum: int):
     c = distributed_worker.config()
     with c.unlocked():  # no batch statistics: the micro-batches' mean gradient is the batch's

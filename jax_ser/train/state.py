@@ -3,6 +3,7 @@ every device, large arrays of the state split over the `fsdp` axis (train.fsdp).
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 from typing import Any
@@ -16,6 +17,8 @@ from jax.sharding import PartitionSpec as P
 from jax_ser import frontend
 from jax_ser.errors import ConfigError
 from jax_ser.frontend import features
+
+log = logging.getLogger(__name__)
 
 
 class TrainState(train_state.TrainState):
@@ -98,9 +101,15 @@ def cpu_devices(config, cores: int | None = None) -> int:
 def use_cpu_devices(config) -> None:
     """Give JAX cpu_devices(config) CPU devices. Programs call it before any JAX operation;
     JAX_NUM_CPU_DEVICES or a device count in XLA_FLAGS, where set, stand."""
-    if ("JAX_NUM_CPU_DEVICES" not in os.environ
-            and "xla_force_host_platform_device_count" not in os.environ.get("XLA_FLAGS", "")):
-        jax.config.update("jax_num_cpu_devices", cpu_devices(config))
+    wanted = cpu_devices(config)
+    if ("JAX_NUM_CPU_DEVICES" in os.environ
+            or "xla_force_host_platform_device_count" in os.environ.get("XLA_FLAGS", "")):
+        return
+    try:
+        jax.config.update("jax_num_cpu_devices", wanted)
+    except RuntimeError:  # JAX has started (a caller ran an operation first): keep its devices
+        log.warning("train.cpu_devices=%d not applied: JAX had already started",
+                        config.train.cpu_devices)
 
 
 def make_mesh(fsdp: int) -> jax.sharding.Mesh:
