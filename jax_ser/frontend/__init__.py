@@ -18,12 +18,10 @@ def compute(waves: jax.Array, feature_config: dict, speaker_stats=None,
     device for the FFT."""
     if mesh is None or mesh.size == 1 or waves.shape[0] % mesh.size:
         return _compute(waves, feature_config, speaker_stats)
+    args = (waves,) if speaker_stats is None else (waves, speaker_stats)
     batch = P(mesh.axis_names)
-    if speaker_stats is None:
-        return jax.shard_map(lambda w: _compute(w, feature_config), mesh=mesh,
-                             in_specs=batch, out_specs=batch)(waves)
-    return jax.shard_map(lambda w, s: _compute(w, feature_config, s), mesh=mesh,
-                         in_specs=(batch, batch), out_specs=batch)(waves, speaker_stats)
+    return jax.shard_map(lambda w, *stats: _compute(w, feature_config, *stats), mesh=mesh,
+                         in_specs=(batch,) * len(args), out_specs=batch)(*args)
 
 
 def _compute(waves: jax.Array, feature_config: dict, speaker_stats=None) -> jax.Array:

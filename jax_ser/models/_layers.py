@@ -111,9 +111,10 @@ def conv_general_dilated(lhs, rhs, window_strides, padding, lhs_dilation=None, r
         precision=precision)
     batch = lhs.shape[0]  # symbolic under jax.export: not chunked
     if (not _on_cpu() or not isinstance(batch, int)
-            or batch // _blocks(batch) <= KERNEL_GRAD_CHUNK
-            or batch // _blocks(batch) % KERNEL_GRAD_CHUNK
             or feature_group_count != 1 or not _batch_first(dimension_numbers)):
+        return conv(lhs, rhs)
+    per_device = batch // _blocks(batch)
+    if per_device <= KERNEL_GRAD_CHUNK or per_device % KERNEL_GRAD_CHUNK:
         return conv(lhs, rhs)
     positions = math.prod(jax.eval_shape(conv, lhs, rhs).shape[1:-1])
     if positions < KERNEL_GRAD_MIN_POSITIONS:

@@ -109,7 +109,7 @@ def use_cpu_devices(config) -> None:
         jax.config.update("jax_num_cpu_devices", wanted)
     except RuntimeError:  # JAX has started (a caller ran an operation first): keep its devices
         log.warning("train.cpu_devices=%d not applied: JAX had already started",
-                        config.train.cpu_devices)
+                    config.train.cpu_devices)
 
 
 def make_mesh(fsdp: int) -> jax.sharding.Mesh:
