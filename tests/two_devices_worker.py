@@ -35,28 +35,36 @@ def kernel_grads(mesh):
             ours.lower(params, x).compile().as_text())
 
 
-def log_mels(mesh):
+def log_mels(mesh, normalize: str):
     """Log-mel features of 32 clips split over the devices (frontend.compute with the mesh)
-    and of the whole batch on one."""
+    and of the whole batch on one; normalize=speaker also passes each clip's statistics."""
     config = {"name": "log_mel", "sample_rate": 16000, "n_fft": 512, "hop_length": 160,
-              "n_mels": 40, "normalize": "utterance"}
+              "n_mels": 40, "normalize": normalize}
     waves = np.asarray(jax.random.normal(jax.random.key(3), (32, 8000)))
-    split = jax.jit(lambda w: frontend.compute(w, config, mesh=mesh),
-                    in_shardings=NamedSharding(mesh, P("data")))
-    return split(waves), frontend.compute(waves, config), split.lower(waves).compile().as_text()
+    stats = None
+    if normalize == "speaker":
+        stats = np.stack([np.full(40, -30.0), np.full(40, 10.0)])[None].repeat(32, 0)
+        stats = stats.astype(np.float32)
+    batch = NamedSharding(mesh, P("data"))
+    split = jax.jit(lambda w, s: frontend.compute(w, config, s, mesh=mesh),
+                    in_shardings=(batch, None if stats is None else batch))
+    return (split(waves, stats), frontend.compute(waves, config, stats),
+            split.lower(waves, stats).compile().as_text())
 
 
 def main(out: str):
     mesh = jax.make_mesh((jax.device_count(),), ("data",),
                          axis_types=(jax.sharding.AxisType.Auto,))  # as the trainer's
     ours, theirs, hlo = kernel_grads(mesh)
-    feats, whole, feats_hlo = log_mels(mesh)
+    features = {}
+    for normalize in ("utterance", "speaker"):
+        feats, whole, feats_hlo = log_mels(mesh, normalize)
+        features[normalize] = {"error": float(jnp.abs(feats - whole).max()),
+                               "gathers": "all-gather" in feats_hlo}
     chunks = np.asarray(_layers._chunks(jnp.arange(32), 8)).tolist()
     json.dump({"devices": jax.device_count(), "chunks": chunks,
                "kernel_grad_error": float(jnp.abs(ours - theirs).max() / jnp.abs(theirs).max()),
-               "kernel_grad_gathers": "all-gather" in hlo,
-               "features_error": float(jnp.abs(feats - whole).max()),
-               "features_gather": "all-gather" in feats_hlo}, open(out, "w"))
+               "kernel_grad_gathers": "all-gather" in hlo, "features": features}, open(out, "w"))
 
 
 if __name__ == "__main__":
