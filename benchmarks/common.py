@@ -15,7 +15,7 @@ def load_config(path: str):
 
 
 def jax_train_step(config, waves: np.ndarray, targets: np.ndarray):
-    """`runner.Runner(config).train_step` on one fixed batch, as a call without arguments that
+    """`trainer.Trainer(config).train_step` on one fixed batch, as a call without arguments that
     carries its own train state forward (what training runs); also the Run and the number of
     parameters. Nothing is traced until the first call."""
     run = trainer.Trainer(config, steps_per_epoch=100)

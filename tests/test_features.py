@@ -118,6 +118,24 @@ def test_compute_settings_reach_librosa():
         assert np.abs(g - want)[want.max() - want < 60.0].max() <= 1e-3
 
 
+@pytest.mark.filterwarnings("ignore:Empty filters detected")
+@pytest.mark.parametrize("n_fft, n_mels, fmin, fmax", [
+    (512, 128, 0.0, None), (512, 40, 50.0, 7000.0), (512, 5, 0.0, None),
+    (256, 128, 0.0, None),  # 13 empty filters
+])
+def test_mel_bands_hold_every_weight_of_the_filterbank(n_fft, n_mels, fmin, fmax):
+    """mel_spectrogram multiplies runs of bands by the bins they touch only: put back in place,
+    the runs are librosa's filterbank exactly, in a small part of its size."""
+    basis = features._mel_basis(SR, n_fft, n_mels, fmin, fmax)
+    rebuilt, band, size = np.zeros_like(basis), 0, 0
+    for lo, hi, weights in features._mel_bands(SR, n_fft, n_mels, fmin, fmax):
+        rebuilt[lo:hi, band:band + weights.shape[1]] = weights
+        band, size = band + weights.shape[1], size + weights.size
+    assert band == n_mels
+    np.testing.assert_array_equal(rebuilt, basis)
+    assert size < (0.35 if n_mels < 8 else 0.15) * basis.size
+
+
 def test_top_db_zero_disables_the_floor():
     waves = batch(LENGTHS[0])
     got = np.asarray(features.compute(waves, cfg("log_mel", top_db=0)))

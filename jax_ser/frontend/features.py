@@ -61,6 +61,23 @@ def _mel_basis(sample_rate: float, n_fft: int, n_mels: int, fmin: float,
 
 
 @functools.lru_cache(maxsize=None)
+def _mel_bands(sample_rate: float, n_fft: int, n_mels: int, fmin: float, fmax: float | None,
+               groups: int = 8) -> tuple[tuple[int, int, np.ndarray], ...]:
+    """The mel filterbank as `groups` runs of adjacent bands, each (lo, hi, [hi - lo, bands]) with
+    the frequency bins lo..hi-1 that any of its filters touches. A triangular filter spans a few
+    bins, so the dense [n_fft//2+1, n_mels] matmul multiplies mostly zeros (87% of them at the
+    config defaults): on CPU the runs' 8 small matmuls take half to two thirds of its time, with
+    the same sums (every bin left out has weight 0 in the run's filters)."""
+    basis = _mel_basis(sample_rate, n_fft, n_mels, fmin, fmax)
+    runs = []
+    for bands in np.array_split(np.arange(n_mels), min(groups, n_mels)):
+        used = np.flatnonzero(np.any(basis[:, bands] != 0, axis=1))
+        lo, hi = (int(used[0]), int(used[-1]) + 1) if used.size else (0, 1)  # empty filters
+        runs.append((lo, hi, np.ascontiguousarray(basis[lo:hi, bands])))
+    return tuple(runs)
+
+
+@functools.lru_cache(maxsize=None)
 def _chroma_basis(sample_rate: float, n_fft: int, n_chroma: int) -> np.ndarray:
     """[n_fft//2+1, n_chroma] chroma filterbank from librosa at tuning 0."""
     basis = librosa.filters.chroma(sr=sample_rate, n_fft=n_fft, tuning=0.0, n_chroma=n_chroma)
@@ -114,8 +131,10 @@ def mel_spectrogram(waves: jax.Array, *, sample_rate: float = 16000, n_fft: int 
     """Mel spectrogram [B, T, n_mels], like librosa.feature.melspectrogram."""
     spec = power_spectrogram(waves, n_fft=n_fft, hop_length=hop_length, win_length=win_length,
                              power=power)
-    basis = _mel_basis(sample_rate, n_fft, n_mels, fmin, fmax)
-    return jnp.einsum("btf,fm->btm", spec, basis, precision=_HIGHEST)
+    return jnp.concatenate([
+        jnp.einsum("btf,fm->btm", spec[..., lo:hi], weights, precision=_HIGHEST)
+        for lo, hi, weights in _mel_bands(sample_rate, n_fft, n_mels, fmin, fmax)
+    ], axis=-1)
 
 
 def log_mel(waves: jax.Array, *, sample_rate: float = 16000, n_fft: int = 512,
@@ -251,8 +270,8 @@ def _check_name(name: str) -> None:
         raise ValueError(f"unknown feature {name!r}; valid names: {', '.join(FEATURES)}")
 
 
-# On CPU, spectral features are computed this many samples (8 clips of 3 s at 16 kHz) at a time.
-CPU_CHUNK_SAMPLES = 8 * 48000
+# On CPU, spectral features are computed this many samples (4 clips of 3 s at 16 kHz) at a time.
+CPU_CHUNK_SAMPLES = 4 * 48000
 
 
 def compute(waves: jax.Array, cfg: Any) -> jax.Array:
