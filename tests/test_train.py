@@ -4,11 +4,13 @@ losses on two simulated devices as on one."""
 import json
 
 import jax
+import jax.numpy as jnp
 import ml_collections
 import numpy as np
+import pytest
 
 from jax_ser.data import labels
-from jax_ser.train import loop
+from jax_ser.train import loop, losses
 from tests.e2e import CHANCE_UA, cli_args, run_cli, tiny
 
 
@@ -103,3 +105,21 @@ def test_early_stopping_ends_the_run_after_patience_epochs(tiny_corpus, tmp_path
     results = loop.train_and_evaluate(config, tmp_path)
     assert results["stopped_early"] and results["epochs_run"] == 3 and results["best_epoch"] == 1
     assert len({h["val_ua"] for h in results["history"]}) == 1
+
+
+def test_a_run_of_non_finite_losses_stops_training(tiny_corpus, tmp_path, monkeypatch):
+    """Every loss NaN: each step is skipped, and after train.max_nan_steps of them in a row the
+    run stops with an error that says what to change, instead of training on."""
+    classification_loss = losses.classification_loss
+    monkeypatch.setattr(losses, "classification_loss",
+                        lambda *args, **kwargs: classification_loss(*args, **kwargs) * jnp.nan)
+    config = tiny(tiny_corpus, **{"train.max_nan_steps": 3, "train.progress_bar": False,
+                                  "train.checkpoint_every_steps": 0})
+    with config.unlocked():
+        config.model = ml_collections.ConfigDict(
+            dict(name="lstm_dense", init="random", hidden=8, dense=(8, 8), standardize=False)
+        )
+    with pytest.raises(FloatingPointError, match="3 consecutive non-finite losses at step 3; "
+                                                 "lower train.learning_rate"):
+        loop.train_and_evaluate(config, tmp_path)
+    assert not (tmp_path / "metrics.json").exists()
