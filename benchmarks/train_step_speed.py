@@ -11,8 +11,8 @@ clip_grad_norm_ and AdamW with decay on the weights only. Both see the same batc
 parameter counts are printed and checked. Both use every core this process may use. On a shared,
 oversubscribed host, also run it under `taskset -c 0`: PyTorch's OpenMP threads then lose far more
 than XLA's, which skews the ratio. jax_ser's step runs on the devices JAX has: training splits
-ResNet18's batches over one CPU device per core (train.cpu_devices=0 in configs/resnet18_mel.py),
-so time it as `JAX_NUM_CPU_DEVICES=2 python -m benchmarks.train_step_speed --models resnet18`.
+both models' batches over one CPU device per core (train.cpu_devices=0 in their configs), so
+time it as `JAX_NUM_CPU_DEVICES=2 python -m benchmarks.train_step_speed` on a 2-core machine.
 """
 
 import os

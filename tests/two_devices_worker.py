@@ -1,7 +1,7 @@
-"""The CPU chunked loops on a batch split over two devices, run by tests/test_layers.py in a
-process with two CPU devices (`JAX_NUM_CPU_DEVICES=2 python -m tests.two_devices_worker OUT`):
-writes to OUT.json what each split computes, against the same maths on an unsplit batch, and
-whether XLA gathered the batch onto every device to compute it."""
+"""The CPU chunked loops and the LSTM on a batch split over two devices, run by
+tests/test_layers.py in a process with two CPU devices (`JAX_NUM_CPU_DEVICES=2 python -m
+tests.two_devices_worker OUT`): writes to OUT.json what each split computes, against the same
+maths on an unsplit batch, and whether XLA gathered the batch onto every device to compute it."""
 
 import json
 import sys
@@ -14,7 +14,7 @@ from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as P
 
 from jax_ser import frontend
-from jax_ser.models import _layers
+from jax_ser.models import _layers, lstm
 
 
 def kernel_grads(mesh):
@@ -52,6 +52,21 @@ def log_mels(mesh, normalize: str):
             split.lower(waves, stats).compile().as_text())
 
 
+def lstm_grads(mesh):
+    """Gradients of a bidirectional LSTM layer (jax_ser.models.lstm) with respect to its
+    parameters and inputs, on 32 sequences split over the devices and on the whole batch."""
+    x = jax.random.normal(jax.random.key(4), (32, 10, 6))
+    params = [tuple(0.3 * jax.random.normal(k, shape) for k, shape in
+                    zip(jax.random.split(jax.random.key(5 + d), 3), ((6, 16), (4, 16), (16,))))
+              for d in range(2)]
+    grad = jax.grad(lambda p, x: sum(jnp.sum(jnp.sin(h)) for h in
+                                     lstm.lstm(x, p, reverse=(False, True))), argnums=(0, 1))
+    split = jax.jit(grad, in_shardings=(None, NamedSharding(mesh, P("data"))))
+    errors = jax.tree.map(lambda a, b: float(jnp.abs(a - b).max() / jnp.abs(b).max()),
+                          split(params, x), jax.jit(grad)(params, x))
+    return max(jax.tree.leaves(errors)), split.lower(params, x).compile().as_text()
+
+
 def main(out: str):
     mesh = jax.make_mesh((jax.device_count(),), ("data",),
                          axis_types=(jax.sharding.AxisType.Auto,))  # as the trainer's
@@ -62,9 +77,12 @@ def main(out: str):
         features[normalize] = {"error": float(jnp.abs(feats - whole).max()),
                                "gathers": "all-gather" in feats_hlo}
     chunks = np.asarray(_layers._chunks(jnp.arange(32), 8)).tolist()
+    lstm_error, lstm_hlo = lstm_grads(mesh)
     json.dump({"devices": jax.device_count(), "chunks": chunks,
                "kernel_grad_error": float(jnp.abs(ours - theirs).max() / jnp.abs(theirs).max()),
-               "kernel_grad_gathers": "all-gather" in hlo, "features": features}, open(out, "w"))
+               "kernel_grad_gathers": "all-gather" in hlo, "features": features,
+               "lstm_grad_error": lstm_error, "lstm_gathers": "all-gather" in lstm_hlo},
+              open(out, "w"))
 
 
 if __name__ == "__main__":

@@ -21,4 +21,5 @@ def get_config():
     config.features.win_length = 640
     config.features.hop_length = 320
     config.train.num_epochs = 30
+    config.train.cpu_devices = 0  # on CPU, one device per core: a faster step
     return config

@@ -25,4 +25,5 @@ def get_config():
     config.features.n_mfcc = 15
     config.features.normalize = "none"
     config.train.num_epochs = 40
+    config.train.cpu_devices = 0  # on CPU, one device per core: a faster step
     return config
