@@ -5,8 +5,8 @@
 The settings are the config defaults (16 kHz, n_fft 512, window 400, hop 160, 128 mel bands,
 top_db 80, 40 MFCCs). jax_ser computes a whole batch in one jitted call, as in the training step:
 split over the devices JAX has, each computing its own clips (`JAX_NUM_CPU_DEVICES=2`: one per
-core, as the CNN configs train). librosa is timed one clip at a time, as feature scripts call it,
-and on the batch as one 2-D array.
+core, as the CNN and LSTM configs train). librosa is timed one clip at a time, as feature
+scripts call it, and on the batch as one 2-D array.
 """
 
 import functools

@@ -82,11 +82,11 @@ def base_config(model: dict) -> ml_collections.ConfigDict:
     # split over all devices. 1 = plain data parallelism, the whole state on every device.
     c.train.fsdp = 1
     # On CPU, the batch split over this many XLA devices, as over GPUs: each computes its own
-    # examples on its own core, where XLA's threads split a small convolution poorly (ResNet18's
-    # step 1.13-1.26x faster on 2 cores, a BiLSTM's 1.6x slower). 0 = one per core the process
-    # may use, with at least 8 examples of a micro-batch each; 1 = one device. Set by the
-    # programs before JAX starts; JAX_NUM_CPU_DEVICES or XLA_FLAGS' device count, where set,
-    # take precedence.
+    # examples on its own core, where XLA's threads split a small convolution or matmul poorly
+    # (on 2 cores ResNet18's step is 1.13-1.26x faster, a BiLSTM's 1.06-1.08x and an LSTM +
+    # dense's 1.57-1.60x: results/speed.md). 0 = one per core the process may use, with at least 8
+    # examples of a micro-batch each; 1 = one device. Set by the programs before JAX starts;
+    # JAX_NUM_CPU_DEVICES or XLA_FLAGS' device count, where set, take precedence.
     c.train.cpu_devices = 1
     # Seed ensembles in one process: K > 1 trains K members, seeds seed..seed+K-1, with their
     # parameters, optimizer and BatchNorm states stacked on a leading axis and one compiled step
