@@ -1,6 +1,8 @@
 """Heads and from-scratch models: shapes, parameter counts, train/eval modes, masks, cropping, and
 learning a small separable problem in 100 Adam steps."""
 
+import functools
+
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -108,11 +110,13 @@ def padded():
 
 
 def fit(module, train, held_out, steps=100, learning_rate=3e-3):
-    """Init and full-batch Adam in one compiled scan; returns the eval-mode accuracy on the
-    training batch and on the held-out one (a fit that only memorised would fail the second)."""
+    """Full-batch Adam, one jitted step at a time (XLA's CPU backend ran the same steps 2.3-2.9x
+    slower inside a lax.scan); returns the eval-mode accuracy on the training batch and on the
+    held-out one (a fit that only memorised would fail the second)."""
     (inputs, labels), (held_out_inputs, held_out_labels) = train, held_out
     tx = optax.adam(learning_rate)
 
+    @functools.partial(jax.jit, donate_argnums=0)
     def step(carry, dropout_key):
         params, state, opt_state = carry
 
@@ -123,20 +127,18 @@ def fit(module, train, held_out, steps=100, learning_rate=3e-3):
 
         grads, new_state = jax.grad(loss_fn, has_aux=True)(params)
         updates, opt_state = tx.update(grads, opt_state)
-        return (optax.apply_updates(params, updates), new_state, opt_state), None
+        return optax.apply_updates(params, updates), new_state, opt_state
 
-    @jax.jit
-    def train_and_predict():
-        state = dict(module.init(key(0), *inputs, train=False))
-        params = state.pop("params")
-        carry = (params, state, tx.init(params))
-        (params, state, _), _ = jax.lax.scan(step, carry, jax.random.split(key(1), steps))
-        predict = lambda *x: module.apply({"params": params, **state}, *x, train=False)
-        return predict(*inputs), predict(*held_out_inputs)
-
-    accuracy = lambda logits, y: float(jnp.mean(jnp.argmax(logits, -1) == y))
-    train_logits, held_out_logits = train_and_predict()
-    return accuracy(train_logits, labels), accuracy(held_out_logits, held_out_labels)
+    state = dict(module.init(key(0), *inputs, train=False))
+    params = state.pop("params")
+    carry = (params, state, tx.init(params))
+    for dropout_key in jax.random.split(key(1), steps):
+        carry = step(carry, dropout_key)
+    params, state, _ = carry
+    both = [jnp.concatenate(pair) for pair in zip(inputs, held_out_inputs)]
+    correct = jnp.argmax(module.apply({"params": params, **state}, *both, train=False), -1) == (
+        jnp.concatenate([labels, held_out_labels]))
+    return float(jnp.mean(correct[:len(labels)])), float(jnp.mean(correct[len(labels):]))
 
 
 @pytest.mark.parametrize("name", LEARNERS)
