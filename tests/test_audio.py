@@ -2,6 +2,7 @@ import glob
 import logging
 import os
 import struct
+import warnings
 
 import numpy as np
 import pytest
@@ -9,10 +10,8 @@ import soundfile as sf
 
 from jax_ser.data import audio
 
-# Trying the audioread fallback warns about its deprecation in librosa and in Python's stdlib.
-QUIET_AUDIOREAD = pytest.mark.filterwarnings(
-    "ignore::UserWarning", "ignore::FutureWarning", "ignore::DeprecationWarning:audioread"
-)
+# audioread's standard-library backends import modules deprecated in Python 3.11 (aifc, sunau).
+QUIET_AUDIOREAD = pytest.mark.filterwarnings("ignore::DeprecationWarning:audioread")
 RAVDESS = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "ravdess")
 
 
@@ -101,6 +100,28 @@ def test_bad_files_raise_with_reason(tmp_path, kind):
     assert caught.value.path == path
     assert str(caught.value) == f"{path}: {reason}"
     assert isinstance(caught.value, ValueError)
+
+
+def test_an_unreadable_file_raises_without_librosas_fallback_warnings(tmp_path):
+    """A folder with a few bad files should print one line each (the skip), not librosa's
+    'PySoundFile failed' and deprecation warnings too."""
+    path = text_file(tmp_path / "x.wav")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with pytest.raises(audio.BadAudioError):
+            audio.load(path)
+    assert [w for w in caught if issubclass(w.category, (UserWarning, FutureWarning))] == []
+
+
+def test_the_audioread_fallback_decodes_as_soundfile_does(tmp_path):
+    """Its 16-bit PCM scaled as librosa.load's fallback scales it, channels last (here through
+    audioread's standard-library WAV backend, which needs no FFmpeg)."""
+    stereo = np.stack([sine(16000, 0.5), sine(16000, 0.5, freq=220.0, amplitude=0.25)], axis=1)
+    path = write(tmp_path / "stereo.wav", stereo, subtype="PCM_16")
+    wave, rate = audio._decode_with_audioread(path)
+    expected, expected_rate = sf.read(path, dtype="float32", always_2d=True)
+    assert rate == expected_rate == 16000
+    np.testing.assert_array_equal(wave, expected)
 
 
 def test_thresholds_are_keywords(tmp_path):

@@ -10,6 +10,7 @@ import logging
 import os
 import re
 
+import audioread
 import librosa
 import numpy as np
 import soundfile as sf
@@ -69,9 +70,13 @@ def _decode_with_soundfile(path: str) -> tuple[np.ndarray, int]:
 
 
 def _decode_with_audioread(path: str) -> tuple[np.ndarray, int]:
-    """For what libsndfile cannot open; librosa.load hands it to audioread."""
-    wave, rate = librosa.load(path, sr=None, mono=False, dtype=np.float32)
-    return np.atleast_2d(wave).T, int(rate)
+    """For what libsndfile cannot open (MP3, M4A, ... where FFmpeg or GStreamer is installed):
+    audioread's 16-bit PCM as float32, as librosa.load's fallback reads it. Called directly,
+    because that fallback warns for every such file and is deprecated (gone in librosa 1.0)."""
+    with audioread.audio_open(path) as f:
+        rate, channels = f.samplerate, f.channels
+        pcm = np.concatenate([np.frombuffer(block, "<i2") for block in f] or [np.zeros(0, "<i2")])
+    return (pcm.astype(np.float32) / 32768.0).reshape(-1, channels), int(rate)
 
 
 def load(
