@@ -70,7 +70,7 @@ def _decode_with_soundfile(path: str) -> tuple[np.ndarray, int]:
 
 
 def _decode_with_audioread(path: str) -> tuple[np.ndarray, int]:
-    """For what libsndfile cannot open (MP3, M4A, ... where FFmpeg or GStreamer is installed):
+    """For what libsndfile cannot open (M4A, AAC, ... where FFmpeg or GStreamer is installed):
     audioread's 16-bit PCM as float32, as librosa.load's fallback reads it. Called directly,
     because that fallback warns for every such file and is deprecated (gone in librosa 1.0)."""
     with audioread.audio_open(path) as f:
