@@ -69,14 +69,19 @@ def trained(tiny_corpus, tmp_path_factory):
     return workdir, results
 
 
+def _xdist_controller(config) -> bool:
+    """Whether this process may start pytest-xdist workers (it is not one of them)."""
+    return not RUN and config.pluginmanager.hasplugin("xdist")
+
+
 def pytest_configure(config):
     """The pytest-xdist controller names the run itself, so it knows the workers' cache."""
-    if not RUN and config.pluginmanager.hasplugin("xdist") and not config.option.testrunuid:
+    if _xdist_controller(config) and not config.option.testrunuid:
         config.option.testrunuid = uuid.uuid4().hex
 
 
 def pytest_unconfigure(config):
     for path in PRIVATE_DIRS.values():
         shutil.rmtree(path, ignore_errors=True)
-    if not RUN and config.pluginmanager.hasplugin("xdist"):
+    if _xdist_controller(config):
         shutil.rmtree(xla_cache(config.option.testrunuid), ignore_errors=True)
